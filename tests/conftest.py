@@ -1,1 +1,89 @@
+"""Shared fixtures: a real database on SQLite always and on PostgreSQL when
+LEADBOT_TEST_DATABASE_URL is set (CI sets it; LEADBOT_REQUIRE_POSTGRES=1 turns a missing server
+into a failure instead of a skip)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from core.config import WorkspaceConfig, load_config
+from core.db import Database
+from core.migrate import upgrade
+from core.models import Base
+
 pytest_plugins = ["bot.sandbox.pytest_plugin"]
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("LEADBOT_TEST_DATABASE_URL")
+PG_REQUIRED = os.environ.get("LEADBOT_REQUIRE_POSTGRES") == "1"
+PG_SKIP_REASON = (
+    "PostgreSQL not configured: set LEADBOT_TEST_DATABASE_URL to run this test on PostgreSQL "
+    "(.ci/run starts a server and sets it)"
+)
+
+ENGINES = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated to head once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "leadbot.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> str:
+    if not PG_URL:
+        if PG_REQUIRED:
+            pytest.fail("LEADBOT_REQUIRE_POSTGRES=1 but LEADBOT_TEST_DATABASE_URL is not set")
+        pytest.skip(PG_SKIP_REASON)
+    engine = create_engine(PG_URL)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    upgrade(PG_URL)
+    return PG_URL
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A database at head with no rows, on each engine."""
+    if request.param == "sqlite":
+        path = tmp_path / "leadbot.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url: str = request.getfixturevalue("pg_migrated")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    database = Database(db_url)
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
+def config() -> WorkspaceConfig:
+    return load_config(ROOT / "leadbot.example.toml")

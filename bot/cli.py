@@ -1,0 +1,132 @@
+"""The ``leadbot`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from core.config import ConfigError, Settings, WorkspaceConfig, describe, load_config
+
+
+class UsageError(Exception):
+    """Stops the command with one line on stderr and exit status 2."""
+
+
+def settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise UsageError("; ".join(describe(exc))) from exc
+
+
+def workspace(path: str | None = None) -> WorkspaceConfig:
+    path = path or settings().config_path
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise UsageError(
+            f"workspace config {exc.path} is not usable: {'; '.join(exc.errors)} "
+            "(run `leadbot config check` for details)"
+        ) from exc
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+
+    url = settings().database_url
+    upgrade(url)
+    print(f"database at head ({_safe_url(url)})")
+    return 0
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    path = args.path or settings().config_path
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        print(
+            f"{exc.path}: {len(exc.errors)} error{'s' if len(exc.errors) != 1 else ''}",
+            file=sys.stderr,
+        )
+        for line in exc.errors:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    print(f"{path}: ok")
+    print(
+        f"  marketing channel {config.marketing.channel}, {len(config.marketing.members)} member(s)"
+    )
+    for team in config.teams:
+        route = team.route.model_dump(exclude_defaults=True) or {"default": True}
+        print(
+            f"  team {team.name}: channel {team.channel}, {len(team.reps)} rep(s), "
+            f"{len(team.managers)} manager(s), {team.timezone}, route {route}"
+        )
+    scoring = config.scoring
+    print(
+        f"  scoring: MQL at {scoring.mql_threshold:g} with grade {scoring.min_grade} or better, "
+        f"PQL at {scoring.pql_threshold:g}, half-life {scoring.half_life_days:g} days, "
+        f"{len(scoring.events)} event types, {len(scoring.product_events)} product event types, "
+        f"{len(scoring.fit)} fit rules"
+    )
+    sla = config.sla
+    print(
+        f"  sla: accept {sla.mql_accept}, escalate {sla.mql_escalate}, qualify {sla.sal_qualify}, "
+        f"opportunity {sla.sql_opportunity}; "
+        f"SQL needs {config.qualification.bant_required} of 4 BANT criteria"
+    )
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="leadbot",
+        description="Slack-native sales assistant: scores leads, hands MQLs to sales in Slack, "
+        "runs BANT qualification and keeps the SLA clock.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_commands.add_parser("upgrade", help="bring the schema up to date").set_defaults(
+        func=cmd_db_upgrade
+    )
+
+    config = commands.add_parser("config", help="workspace config")
+    config_commands = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    check = config_commands.add_parser("check", help="validate a workspace config file")
+    check.add_argument(
+        "path", nargs="?", help="TOML file (default: $LEADBOT_CONFIG or leadbot.toml)"
+    )
+    check.set_defaults(func=cmd_config_check)
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        print(f"leadbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,392 @@
+"""Process settings (environment) and the workspace config (TOML), both validated by pydantic.
+
+The workspace config is what a sales-ops person edits by hand, so every error names the key path
+(``teams[1].business_hours.start``) and unknown keys are refused: a typo must never pass silently.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+GRADES = ("A", "B", "C", "D")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FIT_FIELDS = ("title", "company_size", "industry", "country", "source", "campaign", "company")
+DEFAULT_CONFIG_PATH = "leadbot.toml"
+
+
+class Settings(BaseSettings):
+    """Process settings from the environment (names as in the contract)."""
+
+    model_config = SettingsConfigDict(extra="ignore", populate_by_name=True)
+
+    database_url: str = Field("sqlite:///leadbot.db", alias="LEADBOT_DATABASE_URL")
+    config_path: str = Field(DEFAULT_CONFIG_PATH, alias="LEADBOT_CONFIG")
+    slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET")
+    slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", alias="LEADBOT_SLACK_API_URL")
+    host: str = Field("127.0.0.1", alias="LEADBOT_HOST")
+    port: int = Field(3000, alias="LEADBOT_PORT", ge=1, le=65535)
+
+
+# --- building blocks -------------------------------------------------------------------------
+
+_DURATION = re.compile(r"^(\d+)([mhd])$")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A business-time duration: ``m`` minutes and ``h`` hours of business time, ``d`` whole
+    business days (a business day is one of the team's working days, whatever its length)."""
+
+    amount: int
+    unit: Literal["m", "h", "d"]
+
+    @classmethod
+    def parse(cls, text: str) -> Duration:
+        match = _DURATION.match(text.strip()) if isinstance(text, str) else None
+        if not match:
+            raise ValueError(
+                f"{text!r} is not a duration; write a whole number and m, h or d, like '4h'"
+            )
+        amount, unit = int(match.group(1)), match.group(2)
+        if amount <= 0:
+            raise ValueError(f"{text!r} must be longer than zero")
+        return cls(amount, unit)  # type: ignore[arg-type]
+
+    @property
+    def minutes(self) -> int:
+        """Business minutes for ``m``/``h`` units (``d`` counts days, not minutes)."""
+        return self.amount * (60 if self.unit == "h" else 1)
+
+    def __str__(self) -> str:
+        return f"{self.amount}{self.unit}"
+
+
+def _duration(value: Any) -> Duration:
+    if isinstance(value, Duration):
+        return value
+    if not isinstance(value, str):
+        raise ValueError("must be a string like '4h', '30m' or '3d'")
+    return Duration.parse(value)
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not _CLOCK.match(value):
+        raise ValueError(f"{value!r} is not a time of day; write HH:MM, like '09:00'")
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"unknown time zone {value!r}; use an IANA name like 'Europe/Berlin'"
+        ) from exc
+    return value
+
+
+def _slack_id(prefixes: str, what: str) -> Any:
+    pattern = re.compile(rf"^[{prefixes}][A-Z0-9]{{2,}}$")
+
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(
+                f"{value!r} is not a Slack {what} ID (it starts with {' or '.join(prefixes)}, "
+                "like the ID in the Slack app's 'Copy ID' menu)"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+DurationField = Annotated[Duration, Field(json_schema_extra={"type": "string"})]
+ChannelId = Annotated[str, _slack_id("CGD", "channel")]
+UserId = Annotated[str, _slack_id("UW", "user")]
+Grade = Literal["A", "B", "C", "D"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- sections --------------------------------------------------------------------------------
+
+
+class Marketing(_Strict):
+    channel: ChannelId
+    members: list[UserId] = []
+
+
+class BusinessHours(_Strict):
+    start: time = time(9, 0)
+    end: time = time(18, 0)
+    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = [
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    ]
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _parse_clock(cls, value: Any) -> time:
+        return _clock(value)
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("needs at least one day")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a day twice")
+        return value
+
+    @model_validator(mode="after")
+    def _order(self) -> BusinessHours:
+        if self.end <= self.start:
+            raise ValueError("end must be later than start")
+        return self
+
+    @property
+    def weekdays(self) -> frozenset[int]:
+        """Python weekday numbers (Monday is 0)."""
+        return frozenset(WEEKDAYS.index(day) for day in self.days)
+
+
+class Route(_Strict):
+    country: list[str] | None = None
+    industry: list[str] | None = None
+    source: list[str] | None = None
+    company_size_at_least: int | None = Field(None, ge=1)
+    company_size_below: int | None = Field(None, ge=1)
+    default: bool = False
+
+    @field_validator("country")
+    @classmethod
+    def _countries(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        bad = [code for code in value if not re.fullmatch(r"[A-Za-z]{2}", code)]
+        if bad:
+            raise ValueError(f"not ISO 3166 alpha-2 country codes: {', '.join(map(repr, bad))}")
+        return [code.upper() for code in value]
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Route:
+        conditions = self.model_dump(exclude={"default"}, exclude_none=True)
+        if not conditions and not self.default:
+            raise ValueError("a route needs at least one condition, or default = true")
+        return self
+
+
+class Team(_Strict):
+    name: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    channel: ChannelId
+    timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
+    business_hours: BusinessHours = Field(default_factory=BusinessHours)
+    reps: list[UserId] = []
+    managers: list[UserId] = []
+    route: Route
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class FitRule(_Strict):
+    field: str
+    contains: list[str] | None = None
+    in_: list[str] | None = Field(None, alias="in")
+    equals: str | int | None = None
+    at_least: float | None = None
+    below: float | None = None
+    points: int = Field(ge=-100, le=100)
+
+    @field_validator("field")
+    @classmethod
+    def _known_field(cls, value: str) -> str:
+        if value not in FIT_FIELDS and not value.startswith("properties."):
+            raise ValueError(
+                f"unknown field {value!r}; use one of {', '.join(FIT_FIELDS)} or properties.NAME"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _one_operator(self) -> FitRule:
+        given = [
+            name
+            for name, value in (
+                ("contains", self.contains),
+                ("in", self.in_),
+                ("equals", self.equals),
+                ("at_least", self.at_least),
+                ("below", self.below),
+            )
+            if value is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "needs exactly one of contains, in, equals, at_least, below"
+                + (f" (has {', '.join(given)})" if given else "")
+            )
+        return self
+
+
+class Scoring(_Strict):
+    mql_threshold: float = Field(50, gt=0)
+    min_grade: Grade = "C"
+    half_life_days: float = Field(30, gt=0, le=3650)
+    hand_raisers: list[str] = []
+    pql_threshold: float = Field(40, gt=0)
+    events: dict[str, int] = {}
+    product_events: dict[str, int] = {}
+    fit: list[FitRule] = []
+
+    @field_validator("events", "product_events")
+    @classmethod
+    def _points(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = [name for name, points in value.items() if not -1000 <= points <= 1000]
+        if bad:
+            raise ValueError(f"points must be between -1000 and 1000 ({', '.join(bad)})")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Scoring:
+        unknown = [name for name in self.hand_raisers if name not in self.events]
+        if unknown:
+            raise ValueError(
+                f"hand_raisers {', '.join(map(repr, unknown))} must be keys of scoring.events"
+            )
+        both = sorted(set(self.events) & set(self.product_events))
+        if both:
+            raise ValueError(
+                f"event types in both scoring.events and scoring.product_events: {', '.join(both)}"
+            )
+        return self
+
+    def grade_allows(self, grade: str) -> bool:
+        return GRADES.index(grade) <= GRADES.index(self.min_grade)
+
+
+class Sla(_Strict):
+    mql_accept: DurationField = Duration(4, "h")
+    mql_escalate: DurationField = Duration(8, "h")
+    sal_qualify: DurationField = Duration(3, "d")
+    sql_opportunity: DurationField = Duration(14, "d")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _parse(cls, value: Any) -> Duration:
+        return _duration(value)
+
+
+class Qualification(_Strict):
+    bant_required: int = Field(3, ge=1, le=4)
+
+
+class WorkspaceConfig(_Strict):
+    marketing: Marketing
+    teams: list[Team] = []
+    scoring: Scoring = Field(default_factory=Scoring)
+    sla: Sla = Field(default_factory=Sla)
+    qualification: Qualification = Field(default_factory=Qualification)
+
+    @model_validator(mode="after")
+    def _unique_teams(self) -> WorkspaceConfig:
+        names = [team.name for team in self.teams]
+        dupes = sorted({name for name in names if names.count(name) > 1})
+        if dupes:
+            raise ValueError(f"team names must be unique ({', '.join(dupes)})")
+        return self
+
+    def team(self, name: str | None) -> Team | None:
+        return next((team for team in self.teams if team.name == name), None)
+
+    def teams_of(self, user: str) -> list[Team]:
+        return [team for team in self.teams if user in team.reps or user in team.managers]
+
+    def is_manager(self, user: str, team: str | None = None) -> bool:
+        return any(user in t.managers for t in self.teams if team is None or t.name == team)
+
+    def is_marketing(self, user: str) -> bool:
+        return user in self.marketing.members
+
+
+# --- loading ---------------------------------------------------------------------------------
+
+
+class ConfigError(Exception):
+    """The workspace config is unreadable or invalid; ``errors`` holds one line per problem."""
+
+    def __init__(self, path: str, errors: list[str]) -> None:
+        self.path = path
+        self.errors = errors
+        super().__init__(f"{path}: " + "; ".join(errors))
+
+
+def key_path(loc: Iterable[int | str]) -> str:
+    """``("teams", 1, "business_hours", "start")`` -> ``teams[1].business_hours.start``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue
+        else:
+            out += ("." if out else "") + ("in" if part == "in_" else str(part))
+    return out or "(top level)"
+
+
+def describe(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        message = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling)"
+        elif item["type"] == "missing":
+            message = "required key is missing"
+        lines.append(f"{key_path(item['loc'])}: {message}")
+    return lines
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> WorkspaceConfig:
+    try:
+        return WorkspaceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(source, describe(exc)) from exc
+
+
+def load_config(path: str | Path) -> WorkspaceConfig:
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), ["file not found"]) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), [f"not valid TOML: {exc}"]) from exc
+    return parse_config(data, str(path))

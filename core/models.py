@@ -1,0 +1,262 @@
+"""The database schema: SQLAlchemy 2 typed models. Every timestamp is timezone-aware UTC."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from core.lifecycle import Stage
+
+STAGE_VALUES = tuple(stage.value for stage in Stage)
+_STAGE_CHECK = "{} IN (" + ", ".join(f"'{value}'" for value in STAGE_VALUES) + ")"
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, on every engine (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; leadbot stores timezone-aware UTC only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+# Integer primary keys that are BIGINT on PostgreSQL and autoincrementing INTEGER on SQLite.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+class Lead(Base):
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(300))
+    company: Mapped[str | None] = mapped_column(String(300))
+    company_size: Mapped[int | None] = mapped_column(Integer)
+    industry: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    phone: Mapped[str | None] = mapped_column(String(50))
+    source: Mapped[str | None] = mapped_column(String(200))
+    campaign: Mapped[str | None] = mapped_column(String(200))
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Lower-cased copies for case-insensitive prefix lookup (/lead lookup acme).
+    company_key: Mapped[str | None] = mapped_column(String(300))
+    name_key: Mapped[str | None] = mapped_column(String(401))
+
+    stage: Mapped[str] = mapped_column(String(16), default=Stage.LEAD.value)
+    owner: Mapped[str | None] = mapped_column(String(32))
+    team: Mapped[str | None] = mapped_column(String(50))
+    stage_changed_at: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # Score snapshot as of updated_at; recomputed on every change of profile or events.
+    fit: Mapped[float] = mapped_column(Float, default=0.0)
+    grade: Mapped[str] = mapped_column(String(1), default="D")
+    engagement: Mapped[float] = mapped_column(Float, default=0.0)
+    product: Mapped[float] = mapped_column(Float, default=0.0)
+    score_reasons: Mapped[list[Any]] = mapped_column(default=list)
+
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint(_STAGE_CHECK.format("stage"), name="stage"),
+        Index(None, "stage", "stage_changed_at"),
+        Index(None, "team", "stage"),
+        Index(None, "owner", "stage"),
+        Index(None, "company_key", postgresql_ops={"company_key": "text_pattern_ops"}),
+        Index(None, "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+    )
+
+    @property
+    def full_name(self) -> str:
+        return " ".join(part for part in (self.first_name, self.last_name) if part) or self.email
+
+
+class Event(Base):
+    """A behavioural or product event; ``event_id`` (the sender's) makes redelivery harmless."""
+
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    event_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index(None, "lead_id", "occurred_at"),)
+
+
+class StageTransition(Base):
+    """The audit trail: one row per stage change, written in the same transaction as the change."""
+
+    __tablename__ = "stage_transitions"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    from_stage: Mapped[str] = mapped_column(String(16))
+    to_stage: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime]
+
+    __table_args__ = (
+        Index(None, "lead_id", "at"),
+        Index(None, "to_stage", "at"),
+    )
+
+
+class Qualification(Base):
+    """BANT answers as given in one submission of the qualify modal."""
+
+    __tablename__ = "qualifications"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    budget: Mapped[str] = mapped_column(String(20))
+    budget_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    authority: Mapped[str] = mapped_column(String(20))
+    need: Mapped[str] = mapped_column(String(20))
+    need_text: Mapped[str | None] = mapped_column(Text)
+    timeline: Mapped[str] = mapped_column(String(20))
+    notes: Mapped[str | None] = mapped_column(Text)
+    met: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "lead_id", "created_at"),)
+
+
+class Opportunity(Base):
+    __tablename__ = "opportunities"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), unique=True)
+    name: Mapped[str] = mapped_column(String(300))
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str] = mapped_column(String(3))
+    close_date: Mapped[date] = mapped_column(Date)
+    crm_url: Mapped[str | None] = mapped_column(String(2000))
+    actor: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+
+class ApiKey(Base):
+    """An intake API key; only its SHA-256 is stored, the key itself is shown once."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Outbox(Base):
+    """Something Slack must be told, recorded in the transaction that made it true."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "sent_at", "next_attempt_at"),)
+
+
+class SlackMessage(Base):
+    """Where a message about a lead was posted, so later changes edit it in place."""
+
+    __tablename__ = "slack_messages"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    purpose: Mapped[str] = mapped_column(String(30))
+    # The transition that entered the stage the message is about: one alert per stage entry.
+    transition_id: Mapped[int] = mapped_column(
+        ForeignKey("stage_transitions.id", ondelete="CASCADE")
+    )
+    channel: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (
+        UniqueConstraint("purpose", "transition_id"),
+        Index(None, "lead_id"),
+    )
+
+
+class SentReminder(Base):
+    """A reminder or escalation that went out: at most one per (stage entry, level)."""
+
+    __tablename__ = "sent_reminders"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    transition_id: Mapped[int] = mapped_column(
+        ForeignKey("stage_transitions.id", ondelete="CASCADE")
+    )
+    level: Mapped[str] = mapped_column(String(30))
+    sent_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("transition_id", "level"),)

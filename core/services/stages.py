@@ -1,0 +1,100 @@
+"""Stage changes: a compare-and-set on the lead's version plus the audit row, in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core.lifecycle import Stage, check_move
+from core.models import Lead, StageTransition
+
+_UNSET: Any = object()
+
+
+class Conflict(Exception):
+    """Somebody else changed the lead first; ``winner`` is their transition (if any)."""
+
+    def __init__(self, lead: Lead, winner: StageTransition | None) -> None:
+        self.lead = lead
+        self.winner = winner
+        if winner is None:
+            message = f"The lead changed meanwhile; it is {lead.stage} now."
+        else:
+            who = "leadbot" if winner.actor == "system" else f"<@{winner.actor}>"
+            message = (
+                f"Too late: {who} already moved this lead to {winner.to_stage} "
+                f"at {winner.at:%Y-%m-%d %H:%M} UTC."
+            )
+        super().__init__(message)
+
+
+def latest_transition(session: Session, lead_id: int) -> StageTransition | None:
+    return session.scalars(
+        select(StageTransition)
+        .where(StageTransition.lead_id == lead_id)
+        .order_by(StageTransition.at.desc(), StageTransition.id.desc())
+        .limit(1)
+    ).first()
+
+
+def transition(
+    session: Session,
+    lead: Lead,
+    to: Stage,
+    *,
+    actor: str,
+    now: datetime,
+    reason: str | None = None,
+    expect: Collection[Stage] | None = None,
+    owner: str | None = _UNSET,
+    team: str | None = _UNSET,
+) -> StageTransition:
+    """Move ``lead`` to ``to`` and record who, why and when.
+
+    ``expect`` is the set of stages the caller believes the lead is in (the alert said ``mql``):
+    if it has moved on, :class:`Conflict` names who moved it. A move the table does not allow
+    raises :class:`~core.lifecycle.IllegalTransition`. If another transaction changes the lead
+    between our read and our write, the version check fails and :class:`Conflict` is raised;
+    nothing is written in either case.
+    """
+    current = Stage(lead.stage)
+    if expect is not None and current not in expect:
+        raise Conflict(lead, latest_transition(session, lead.id))
+    check_move(current, to)
+
+    values: dict[str, Any] = {
+        "stage": to.value,
+        "stage_changed_at": now,
+        "updated_at": now,
+        "version": Lead.version + 1,
+    }
+    if owner is not _UNSET:
+        values["owner"] = owner
+    if team is not _UNSET:
+        values["team"] = team
+    result = session.execute(
+        update(Lead)
+        .where(Lead.id == lead.id, Lead.version == lead.version)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        session.expire(lead)
+        session.refresh(lead)
+        raise Conflict(lead, latest_transition(session, lead.id))
+    session.refresh(lead)
+    row = StageTransition(
+        lead_id=lead.id,
+        from_stage=current.value,
+        to_stage=to.value,
+        actor=actor,
+        reason=reason,
+        at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row

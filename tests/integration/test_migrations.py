@@ -1,0 +1,75 @@
+"""The Alembic scripts build exactly the schema the models describe, and undo it."""
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import create_engine, inspect, text
+
+from core.migrate import downgrade, upgrade
+from core.models import Base
+from tests.conftest import PG_REQUIRED, PG_SKIP_REASON, PG_URL
+
+SCHEMA = "leadbot_migration_test"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def empty_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'm.db'}"
+        return
+    if not PG_URL:
+        if PG_REQUIRED:
+            pytest.fail("LEADBOT_REQUIRE_POSTGRES=1 but LEADBOT_TEST_DATABASE_URL is not set")
+        pytest.skip(PG_SKIP_REASON)
+    # A schema of its own, so the other tests' tables are untouched.
+    admin = create_engine(PG_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+        connection.execute(text(f"CREATE SCHEMA {SCHEMA}"))
+    sep = "&" if "?" in PG_URL else "?"
+    yield f"{PG_URL}{sep}options=-csearch_path%3D{SCHEMA}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
+    admin.dispose()
+
+
+def tables(url):
+    engine = create_engine(url)
+    try:
+        return set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_from_empty_then_downgrade_to_base(empty_url):
+    upgrade(empty_url)
+    assert set(Base.metadata.tables) | {"alembic_version"} == tables(empty_url)
+    downgrade(empty_url, "base")
+    assert tables(empty_url) <= {"alembic_version"}
+    upgrade(empty_url)  # and back up again, from base
+    assert set(Base.metadata.tables) <= tables(empty_url)
+
+
+def test_models_and_migrations_agree(empty_url):
+    upgrade(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            diff = compare_metadata(context, Base.metadata)
+    finally:
+        engine.dispose()
+    assert diff == []
+
+
+def test_the_agreement_check_sees_a_missing_column(empty_url):
+    upgrade(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE leads DROP COLUMN phone"))
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    finally:
+        engine.dispose()
+    assert any(item[0] == "add_column" and item[3].name == "phone" for item in diff)
