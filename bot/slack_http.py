@@ -1,0 +1,62 @@
+"""Serving a Bolt app from the project's FastAPI server, and building its Web API client."""
+
+from __future__ import annotations
+
+import fastapi
+import slack_bolt
+from slack_bolt.request import BoltRequest
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+from starlette.concurrency import run_in_threadpool
+
+SLACK_API_URL = "https://slack.com/api/"
+
+
+def mount_slack(
+    app: fastapi.FastAPI, bolt_app: slack_bolt.App, path: str = "/slack/events"
+) -> None:
+    """Route Slack's requests at ``path`` to ``bolt_app``.
+
+    Bolt checks the signature and timestamp itself (401 when either is wrong). The sync
+    ``App.dispatch`` runs in a worker thread so a slow listener never blocks the event loop.
+    """
+
+    async def slack_events(request: fastapi.Request) -> fastapi.Response:
+        body = (await request.body()).decode("utf-8")
+        headers: dict[str, list[str]] = {}
+        for name, value in request.headers.items():
+            headers.setdefault(name, []).append(value)
+        bolt_request = BoltRequest(body=body, query=request.url.query, headers=headers)
+        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
+        response = fastapi.Response(content=bolt_response.body, status_code=bolt_response.status)
+        for name, values in bolt_response.headers.items():
+            if name.lower() == "content-length":
+                continue
+            for value in values:
+                response.headers.append(name, value)
+        return response
+
+    app.add_api_route(path, slack_events, methods=["POST"], include_in_schema=False)
+
+
+def build_web_client(
+    token: str,
+    base_url: str = SLACK_API_URL,
+    *,
+    timeout: int = 30,
+    rate_limit_retries: int = 2,
+    server_error_retries: int = 2,
+) -> WebClient:
+    """A WebClient for Bolt that waits out 429s (honouring Retry-After) and retries 5xx."""
+    return WebClient(
+        token=token,
+        base_url=base_url,
+        timeout=timeout,
+        retry_handlers=[
+            RateLimitErrorRetryHandler(max_retry_count=rate_limit_retries),
+            ServerErrorRetryHandler(max_retry_count=server_error_retries),
+        ],
+    )
