@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 
 from pydantic import ValidationError
 
+from bot.runtime import Runtime, utcnow
 from core.config import ConfigError, Settings, WorkspaceConfig, describe, load_config
+from core.db import Database
 
 
 class UsageError(Exception):
@@ -83,6 +87,101 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.server import create_app
+    from core.migrate import upgrade
+
+    env = settings()
+    config = workspace()
+    upgrade(env.database_url)
+    runtime = Runtime(settings=env, config=config, db=Database(env.database_url))
+    app = create_app(runtime)
+    host = args.host or env.host
+    port = args.port or env.port
+    print(f"leadbot listening on http://{host}:{port}", flush=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    return 0
+
+
+def cmd_api_key(args: argparse.Namespace) -> int:
+    from core.services import apikeys
+
+    db = Database(settings().database_url)
+    try:
+        with db.transaction() as session:
+            if args.action == "create":
+                key = apikeys.create_key(session, args.name, now=utcnow())
+                print(f"API key {args.name!r} created. It is shown only this once; store it now:")
+                print(key)
+            elif args.action == "revoke":
+                apikeys.revoke_key(session, args.name, now=utcnow())
+                print(f"API key {args.name!r} revoked")
+            else:
+                keys = apikeys.list_keys(session)
+                if not keys:
+                    print("no API keys (create one with `leadbot api-key create NAME`)")
+                for key in keys:
+                    state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+                    used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+                    print(
+                        f"{key.name}\t{key.prefix}...\t{state}\tcreated {key.created_at:%Y-%m-%d}"
+                        f"\tlast used {used}"
+                    )
+    except apikeys.ApiKeyError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from core.services.imports import ImportError_, import_csv
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    env = settings()
+    config = workspace()
+    db = Database(env.database_url)
+    try:
+        with _progress(enabled=sys.stdout.isatty()) as progress:
+            report = import_csv(
+                db, path, config=config, now=utcnow(), dry_run=args.dry_run, progress=progress
+            )
+    except ImportError_ as exc:
+        raise UsageError(f"{path}: {exc}") from exc
+    finally:
+        db.dispose()
+    if args.dry_run:
+        print("dry run: nothing was written to the database")
+    if report.merged:
+        print(f"{report.merged} row(s) repeated an earlier e-mail and were merged into it")
+    if report.unchanged:
+        print(f"{report.unchanged} lead(s) already up to date")
+    if report.rejects_path:
+        print(f"rejected rows and reasons: {report.rejects_path}")
+    print(report.summary())
+    return 0
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task("importing", total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -114,6 +213,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.set_defaults(func=cmd_config_check)
 
+    serve = commands.add_parser("serve", help="run the bot: Slack endpoint, intake API, scheduler")
+    serve.add_argument("--host", help="address to listen on (default $LEADBOT_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default $LEADBOT_PORT or 3000)")
+    serve.set_defaults(func=cmd_serve)
+
+    keys = commands.add_parser("api-key", help="intake API keys")
+    key_actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = key_actions.add_parser("create", help="create a key and print it once")
+    create.add_argument("name")
+    key_actions.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = key_actions.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("name")
+    keys.set_defaults(func=cmd_api_key)
+
+    importer = commands.add_parser("import", help="bulk upsert of leads from a CSV file")
+    importer.add_argument("file", help="CSV file with a header row and an e-mail column")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="validate and report, write nothing"
+    )
+    importer.set_defaults(func=cmd_import)
     return parser
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -35,6 +36,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+T = TypeVar("T")
 
 
 class Database:
@@ -67,3 +71,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def with_retry(database: Database, work: Callable[[Session], T], attempts: int = 3) -> T:
+    """Run ``work`` in a transaction, again from the start if a concurrent writer made a unique
+    constraint fail (two requests creating the same lead or event at once): the retry sees the
+    other's row and takes the update path."""
+    for attempt in range(1, attempts + 1):
+        try:
+            with database.transaction() as session:
+                return work(session)
+        except IntegrityError:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")

@@ -1,0 +1,142 @@
+"""The intake API (``/api/v1``): leads and events from forms, webhooks and marketing automation."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+
+from bot.metrics import Metrics
+from bot.runtime import Runtime
+from core.db import with_retry
+from core.lifecycle import Stage
+from core.models import Lead
+from core.schemas import (
+    MAX_DB_ID,
+    EventBatch,
+    EventIn,
+    EventsAccepted,
+    EventsBody,
+    LeadDetail,
+    LeadIn,
+    LeadOut,
+    LeadPage,
+)
+from core.services import intake, leads
+from core.services.apikeys import verify_key
+
+KEY_TOUCH_INTERVAL = timedelta(minutes=5)
+UNAUTHORIZED = {401: {"description": "Missing, unknown or revoked API key"}}
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def metrics(request: Request) -> Metrics:
+    return request.app.state.metrics  # type: ignore[no-any-return]
+
+
+def require_key(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """``Authorization: Bearer <key>`` with a live key; anything else is 401."""
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise HTTPException(401, "missing API key: send Authorization: Bearer <key>",
+                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+    rt = runtime(request)
+    with rt.db.transaction() as session:
+        key = verify_key(session, presented.strip())
+        if key is None:
+            raise HTTPException(401, "unknown or revoked API key",
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        now = rt.now()
+        if key.last_used_at is None or now - key.last_used_at > KEY_TOUCH_INTERVAL:
+            key.last_used_at = now
+        return key.name
+
+
+router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_key)], responses=UNAUTHORIZED)
+
+
+def _unprocessable(errors: list[tuple[tuple[str | int, ...], str]], prefix: tuple[str | int, ...]):
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (*prefix, *loc), "msg": msg, "input": None}
+         for loc, msg in errors]
+    )  # fmt: skip
+
+
+@router.post(
+    "/leads",
+    status_code=201,
+    responses={200: {"model": LeadOut, "description": "Updated"}, 201: {"description": "Created"}},
+)
+def post_lead(body: LeadIn, request: Request, response: Response) -> LeadOut:
+    """Create or update a lead by e-mail: 201 created, 200 updated (or unchanged)."""
+    rt = runtime(request)
+
+    def work(session):  # type: ignore[no-untyped-def]
+        lead, outcome, qualified = intake.upsert_lead(session, body, config=rt.config, now=rt.now())
+        return leads.lead_out(lead), outcome, qualified
+
+    out, outcome, qualified = with_retry(rt.db, work)
+    response.status_code = 201 if outcome == "created" else 200
+    metrics(request).leads_upserted.labels(outcome).inc()
+    if qualified:
+        _qualified(request, [qualified])
+    return out
+
+
+@router.post("/events")
+def post_events(body: EventsBody, request: Request) -> EventsAccepted:
+    """One event object, or ``{"events": [...]}`` of at most 1000, stored in one transaction."""
+    rt = runtime(request)
+    batch = isinstance(body, EventBatch)
+    events: list[EventIn] = body.events if isinstance(body, EventBatch) else [body]
+    try:
+        result = with_retry(
+            rt.db, lambda s: intake.record_events(s, events, config=rt.config, now=rt.now())
+        )
+    except intake.BadInput as exc:
+        if batch:
+            raise _unprocessable(exc.errors, ("body", "events")) from exc
+        raise _unprocessable([(loc[1:], msg) for loc, msg in exc.errors], ("body",)) from exc
+    m = metrics(request)
+    m.events.labels("accepted").inc(result.accepted)
+    m.events.labels("duplicate").inc(result.duplicates)
+    if result.qualified:
+        _qualified(request, result.qualified)
+    return EventsAccepted(accepted=result.accepted, duplicates=result.duplicates)
+
+
+def _qualified(request: Request, qualified: list[intake.Qualified]) -> None:
+    for item in qualified:
+        metrics(request).qualified.labels(item.stage.value, item.team or "none").inc()
+    runtime(request).outbox_changed()
+
+
+@router.get("/leads/{lead_id}", responses={404: {"description": "No such lead"}})
+def get_lead(lead_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)], request: Request) -> LeadDetail:
+    """One lead with its stage history, latest BANT answers and opportunity."""
+    with runtime(request).db.transaction() as session:
+        lead = session.get(Lead, lead_id)
+        if lead is None:
+            raise HTTPException(404, f"no lead with id {lead_id}")
+        return leads.lead_detail(session, lead)
+
+
+@router.get("/leads")
+def list_leads(
+    request: Request,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    stage: Stage | None = None,
+    limit: Annotated[int, Query(ge=1, le=leads.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=100)] = None,
+) -> LeadPage:
+    """A page of leads in id order; pass ``next_cursor`` back as ``cursor`` for the next page."""
+    with runtime(request).db.transaction() as session:
+        try:
+            return leads.list_leads(session, email=email, stage=stage, limit=limit, cursor=cursor)
+        except leads.BadCursor as exc:
+            raise _unprocessable([(("cursor",), str(exc))], ("query",)) from exc

@@ -1,0 +1,65 @@
+"""Prometheus metrics: counters for what happened, and lead counts read from the database at
+scrape time (so several processes never disagree about them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+
+from core.db import Database
+from core.models import Lead, Outbox
+
+
+class LeadCounts(Collector):
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        leads = GaugeMetricFamily(
+            "leadbot_leads",
+            "Leads by stage and team (team 'none': unrouted)",
+            labels=["stage", "team"],
+        )
+        pending = GaugeMetricFamily("leadbot_outbox_pending", "Slack notifications not yet sent")
+        with self.db.transaction() as session:
+            rows = session.execute(
+                select(Lead.stage, Lead.team, func.count()).group_by(Lead.stage, Lead.team)
+            )
+            for stage, team, count in rows:
+                leads.add_metric([stage, team or "none"], count)
+            pending.add_metric(
+                [], session.scalar(select(func.count()).where(Outbox.sent_at.is_(None))) or 0
+            )
+        yield leads
+        yield pending
+
+
+class Metrics:
+    """One registry per app, so tests can build many apps in one process."""
+
+    def __init__(self, db: Database) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "leadbot_http_requests", "HTTP requests", ["method", "route", "status"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "leadbot_http_request_seconds", "HTTP request latency", ["route"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.leads_upserted = Counter(
+            "leadbot_leads_upserted", "Leads written through the API", ["outcome"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.events = Counter(
+            "leadbot_events", "Events received", ["result"], registry=self.registry
+        )
+        self.qualified = Counter(
+            "leadbot_leads_qualified", "Leads that became MQL or PQL", ["stage", "team"],
+            registry=self.registry,
+        )  # fmt: skip
+        self.registry.register(LeadCounts(db))

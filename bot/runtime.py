@@ -1,0 +1,32 @@
+"""What a running leadbot holds: settings, the workspace config, the database, the clock, and
+the hooks that wake background workers after a commit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from core.config import Settings, WorkspaceConfig
+from core.db import Database
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    config: WorkspaceConfig
+    db: Database
+    clock: Callable[[], datetime] = utcnow
+    #: Called after a commit that added outbox rows (the notifier wakes up and drains them).
+    outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def outbox_changed(self) -> None:
+        for listener in self.outbox_listeners:
+            listener()

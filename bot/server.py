@@ -1,0 +1,119 @@
+"""The HTTP side of ``leadbot serve``: intake API, health, metrics (and Slack, when configured)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot import api
+from bot.metrics import Metrics
+from bot.runtime import Runtime
+from core.config import key_path
+
+MAX_BODY = 1024 * 1024
+
+
+class BodyLimit:
+    """413 for a body over ``limit`` bytes, by Content-Length or by counting a streamed body,
+    before any handler sees it."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[Message] = []
+        size = 0
+        while True:
+            message = await receive()
+            chunks.append(message)
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            if message["type"] != "http.request" or not message.get("more_body"):
+                break
+
+        async def replay() -> Message:
+            return chunks.pop(0) if chunks else await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"detail": f"request body is larger than {self.limit // 1024} KiB"}, status_code=413
+        )
+        await response(scope, receive, send)
+
+
+def _readable(errors: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for error in errors:
+        loc = [part for part in error.get("loc", ()) if part not in ("event", "batch")]
+        where = loc[0] if loc and loc[0] in ("body", "query", "path", "header") else None
+        path = key_path(loc[1:] if where else loc)
+        lines.append(f"{where + ': ' if where else ''}{path}: {error.get('msg', 'invalid')}")
+    return lines
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="leadbot",
+        version="1.0",
+        description="Intake API for leadbot: leads and behavioural events from marketing systems. "
+        "Every /api route needs `Authorization: Bearer <api key>` (`leadbot api-key create`).",
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics = Metrics(runtime.db)
+
+    @app.exception_handler(RequestValidationError)
+    async def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {k: v for k, v in error.items() if k in ("type", "loc", "msg")}
+            for error in exc.errors()
+        ]
+        return JSONResponse(
+            {"detail": jsonable_encoder(errors), "errors": _readable(errors)}, status_code=422
+        )
+
+    @app.middleware("http")
+    async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.get("/healthz", tags=["ops"], responses={503: {"description": "Database unreachable"}})
+    def healthz() -> JSONResponse:
+        """200 when the database answers, else 503."""
+        if runtime.db.ping():
+            return JSONResponse({"status": "ok"})
+        return JSONResponse({"status": "unavailable", "detail": "database"}, status_code=503)
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    def prometheus() -> PlainTextResponse:
+        """Prometheus text format."""
+        return PlainTextResponse(
+            generate_latest(metrics.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
+
+    app.include_router(api.router)
+    app.add_middleware(BodyLimit)
+    return app

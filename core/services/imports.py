@@ -1,0 +1,214 @@
+"""Bulk upsert of leads from a CSV file, in chunks, with a rejects file for the rows that fail.
+
+Headers are matched without regard to case, spaces, dashes or underscores, through aliases
+("E-mail", "Email Address", "Company Name", ...). Columns that name no lead field go into
+``properties``. Rows for the same e-mail are merged in file order (later non-empty values win)
+before anything is written, so importing a file twice changes nothing the second time.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from core.config import WorkspaceConfig, key_path
+from core.db import Database, with_retry
+from core.schemas import MAX_PROPERTIES, LeadIn
+from core.services.intake import normalize_email, upsert_many
+
+CHUNK = 500
+
+ALIASES: dict[str, tuple[str, ...]] = {
+    "email": ("email", "e-mail", "email address", "e-mail address", "mail", "work email"),
+    "first_name": ("first name", "firstname", "given name", "first"),
+    "last_name": ("last name", "lastname", "surname", "family name", "last"),
+    "title": ("title", "job title", "position", "role"),
+    "company": (
+        "company",
+        "company name",
+        "organization",
+        "organisation",
+        "account",
+        "account name",
+    ),
+    "company_size": ("company size", "employees", "number of employees", "headcount", "size"),
+    "industry": ("industry", "sector"),
+    "country": ("country", "country code"),
+    "phone": ("phone", "phone number", "telephone", "mobile"),
+    "source": ("source", "lead source"),
+    "campaign": ("campaign", "campaign name"),
+}
+
+
+def _key(header: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", header.strip().lower()).strip()
+
+
+_LOOKUP = {_key(alias): name for name, aliases in ALIASES.items() for alias in aliases}
+
+
+@dataclass
+class ImportReport:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    merged: int = 0
+    rejects_path: Path | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        return f"imported {self.imported}, updated {self.updated}, rejected {self.rejected}"
+
+
+class ImportError_(Exception):
+    """The file as a whole cannot be imported (no e-mail column, not CSV, ...)."""
+
+
+def map_headers(headers: list[str]) -> dict[str, str]:
+    """CSV header -> lead field, or ``properties.<header>`` for the rest."""
+    mapping: dict[str, str] = {}
+    used: set[str] = set()
+    for header in headers:
+        name = _LOOKUP.get(_key(header))
+        if name and name not in used:
+            mapping[header] = name
+            used.add(name)
+        elif header.strip():
+            mapping[header] = f"properties.{header.strip()}"
+    if "email" not in used:
+        raise ImportError_("no e-mail column (looked for: " + ", ".join(ALIASES["email"]) + ")")
+    return mapping
+
+
+def _row_to_lead(row: dict[str, str], mapping: dict[str, str]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    properties: dict[str, str] = {}
+    for header, target in mapping.items():
+        value = (row.get(header) or "").strip()
+        if not value:
+            continue
+        if target.startswith("properties."):
+            properties[target.removeprefix("properties.")] = value
+        else:
+            data[target] = value
+    if properties:
+        data["properties"] = properties
+    return data
+
+
+def _merge(earlier: dict[str, Any], later: dict[str, Any]) -> dict[str, Any]:
+    merged = {**earlier, **{k: v for k, v in later.items() if k != "properties"}}
+    if "properties" in earlier or "properties" in later:
+        merged["properties"] = {**earlier.get("properties", {}), **later.get("properties", {})}
+    return merged
+
+
+def _reason(error: ValidationError) -> str:
+    return "; ".join(
+        f"{key_path(item['loc'])}: {item['msg'].removeprefix('Value error, ')}"
+        for item in error.errors()
+    )
+
+
+def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
+    handle = path.open(newline="", encoding="utf-8-sig")
+    reader = csv.DictReader(handle)
+    if reader.fieldnames is None:
+        handle.close()
+        raise ImportError_("the file is empty")
+
+    def rows() -> Iterator[dict[str, str]]:
+        with handle:
+            yield from reader
+
+    return list(reader.fieldnames), rows()
+
+
+def import_csv(
+    db: Database,
+    path: Path,
+    *,
+    config: WorkspaceConfig,
+    now: datetime,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
+    """Validate every row, write the valid ones in chunks of :data:`CHUNK` (one transaction
+    each; a dry run rolls back), and write ``<file>.rejects.csv`` with a reason column when any
+    row is rejected."""
+    headers, rows = read_rows(path)
+    mapping = map_headers(headers)
+    report = ImportReport(columns=mapping)
+    rejects: list[dict[str, str]] = []
+    good: dict[str, dict[str, Any]] = {}
+    for line, row in enumerate(rows, start=2):
+        if None in row:  # more cells than headers
+            rejects.append(
+                {**{h: row.get(h) or "" for h in headers}, "reason": f"line {line}: too many cells"}
+            )
+            continue
+        data = _row_to_lead(row, mapping)
+        try:
+            if len(data.get("properties", {})) > MAX_PROPERTIES:
+                raise ValueError(f"more than {MAX_PROPERTIES} extra columns")
+            email = normalize_email(LeadIn.model_validate(data).email)
+            merged = _merge(good[email], data) if email in good else data
+            LeadIn.model_validate(merged)
+        except ValidationError as exc:
+            rejects.append({**row, "reason": f"line {line}: {_reason(exc)}"})
+            continue
+        except ValueError as exc:
+            rejects.append({**row, "reason": f"line {line}: {exc}"})
+            continue
+        if email in good:
+            report.merged += 1
+        good[email] = merged
+    report.rejected = len(rejects)
+
+    leads = [LeadIn.model_validate(data) for data in good.values()]
+    done = 0
+    for start in range(0, len(leads), CHUNK):
+        chunk = leads[start : start + CHUNK]
+        outcomes = _write(db, chunk, config=config, now=now, dry_run=dry_run)
+        report.imported += outcomes.count("created")
+        report.updated += outcomes.count("updated")
+        report.unchanged += outcomes.count("unchanged")
+        done += len(chunk)
+        if progress:
+            progress(done, len(leads))
+
+    if rejects:
+        report.rejects_path = path.with_name(path.stem + ".rejects.csv")
+        with report.rejects_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=[*headers, "reason"], extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows(rejects)
+    return report
+
+
+class _DryRun(Exception):
+    def __init__(self, outcomes: list[str]) -> None:
+        self.outcomes = outcomes
+
+
+def _write(
+    db: Database, chunk: list[LeadIn], *, config: WorkspaceConfig, now: datetime, dry_run: bool
+) -> list[str]:
+    def work(session: Any) -> list[str]:
+        outcomes: list[str] = list(upsert_many(session, chunk, config=config, now=now))
+        if dry_run:
+            raise _DryRun(outcomes)  # rolls the transaction back
+        return outcomes
+
+    try:
+        return with_retry(db, work)
+    except _DryRun as rolled_back:
+        return rolled_back.outcomes

@@ -1,0 +1,272 @@
+"""Leads and events arriving from marketing: upsert, store, re-score, and qualify into MQL/PQL.
+
+A lead that crosses the MQL or PQL rule moves there as actor ``system`` with the rule as the
+reason, is routed to a team, and an outbox row records that Slack must be told, all in the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.config import WorkspaceConfig
+from core.lifecycle import Stage
+from core.models import Event, Lead, Outbox, StageTransition
+from core.routing import route_lead
+from core.schemas import EventIn, LeadIn
+from core.scoring import ScoredEvent, decide, score_lead
+from core.services.stages import transition
+
+#: How far ahead of our clock an event may claim to be (the sender's clock runs fast); such an
+#: event is taken as happening now. Further ahead is refused.
+CLOCK_SKEW = timedelta(minutes=5)
+QUALIFY_FROM = frozenset({Stage.LEAD, Stage.NURTURE})
+PROFILE_FIELDS = (
+    "first_name", "last_name", "title", "company", "company_size", "industry", "country",
+    "phone", "source", "campaign",
+)  # fmt: skip
+
+Outcome = Literal["created", "updated", "unchanged"]
+
+
+class BadInput(Exception):
+    """Input that passed the schema but not the rules; ``errors`` are ``(location, message)``."""
+
+    def __init__(self, errors: Sequence[tuple[tuple[str | int, ...], str]]) -> None:
+        self.errors = list(errors)
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in errors))
+
+
+@dataclass
+class Qualified:
+    lead_id: int
+    stage: Stage
+    team: str | None
+    rule: str
+
+
+@dataclass
+class EventsResult:
+    accepted: int = 0
+    duplicates: int = 0
+    created_leads: int = 0
+    qualified: list[Qualified] = field(default_factory=list)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def profile_of(lead: Lead) -> dict[str, Any]:
+    values = {name: getattr(lead, name) for name in PROFILE_FIELDS}
+    values["properties"] = lead.properties or {}
+    return values
+
+
+def _new_lead(email: str, now: datetime) -> Lead:
+    return Lead(
+        email=email, stage=Stage.LEAD.value, properties={}, stage_changed_at=now,
+        created_at=now, updated_at=now, version=1, fit=0.0, grade="D", engagement=0.0,
+        product=0.0, score_reasons=[],
+    )  # fmt: skip
+
+
+def _apply(lead: Lead, data: LeadIn) -> bool:
+    """New non-empty values overwrite, properties merge. True if anything changed."""
+    changed = False
+    for name, value in data.profile().items():
+        if getattr(lead, name) != value:
+            setattr(lead, name, value)
+            changed = True
+    if data.properties:
+        merged = {**(lead.properties or {}), **data.properties}
+        if merged != lead.properties:
+            lead.properties = merged
+            changed = True
+    if changed:
+        lead.company_key = lead.company.casefold() if lead.company else None
+        name = " ".join(part for part in (lead.first_name, lead.last_name) if part)
+        lead.name_key = name.casefold() or None
+    return changed
+
+
+def upsert_lead(
+    session: Session, data: LeadIn, *, config: WorkspaceConfig, now: datetime
+) -> tuple[Lead, Outcome, Qualified | None]:
+    """Create or update the lead with ``data.email``; re-score it when its profile changed."""
+    email = normalize_email(data.email)
+    lead = session.scalars(select(Lead).where(Lead.email == email).with_for_update()).first()
+    outcome: Outcome = "updated"
+    if lead is None:
+        lead = _new_lead(email, now)
+        session.add(lead)
+        outcome = "created"
+    if not _apply(lead, data) and outcome == "updated":
+        return lead, "unchanged", None
+    lead.updated_at = now
+    session.flush()
+    return lead, outcome, rescore(session, lead, config=config, now=now)
+
+
+def upsert_many(
+    session: Session, rows: Sequence[LeadIn], *, config: WorkspaceConfig, now: datetime
+) -> list[Outcome]:
+    """Bulk upsert (CSV import): one query for the existing leads, then as :func:`upsert_lead`."""
+    emails = [normalize_email(row.email) for row in rows]
+    existing = {
+        lead.email: lead
+        for lead in session.scalars(
+            select(Lead).where(Lead.email.in_(set(emails))).order_by(Lead.id).with_for_update()
+        )
+    }
+    outcomes: list[Outcome] = []
+    for email, row in zip(emails, rows, strict=True):
+        lead = existing.get(email)
+        outcome: Outcome = "updated"
+        if lead is None:
+            lead = existing[email] = _new_lead(email, now)
+            session.add(lead)
+            outcome = "created"
+        if not _apply(lead, row) and outcome == "updated":
+            outcomes.append("unchanged")
+            continue
+        lead.updated_at = now
+        session.flush()
+        rescore(session, lead, config=config, now=now)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def record_events(
+    session: Session, events: Sequence[EventIn], *, config: WorkspaceConfig, now: datetime
+) -> EventsResult:
+    """Store ``events`` (all or none), count repeated ``event_id`` once, create leads for unknown
+    e-mails, and re-score every lead touched. Raises :class:`BadInput` before writing anything."""
+    errors: list[tuple[tuple[str | int, ...], str]] = []
+    when: list[datetime] = []
+    for index, event in enumerate(events):
+        occurred = event.occurred_at or now
+        if occurred > now + CLOCK_SKEW:
+            errors.append(((index, "occurred_at"), "is in the future"))
+        when.append(min(occurred, now))
+
+    wanted_ids = {event.lead_id for event in events if event.lead_id is not None}
+    by_id = {
+        lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(wanted_ids)))
+    } if wanted_ids else {}  # fmt: skip
+    for index, event in enumerate(events):
+        if event.lead_id is not None and event.lead_id not in by_id:
+            errors.append(((index, "lead_id"), f"no lead with id {event.lead_id}"))
+        elif (
+            event.lead_id is not None
+            and event.email is not None
+            and normalize_email(event.email) != by_id[event.lead_id].email
+        ):
+            errors.append(((index, "email"), f"does not match lead {event.lead_id}'s e-mail"))
+    if errors:
+        raise BadInput(errors)
+
+    result = EventsResult()
+    emails = {normalize_email(e.email) for e in events if e.lead_id is None and e.email}
+    by_email = {
+        lead.email: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(emails)))
+    } if emails else {}  # fmt: skip
+    for email in sorted(emails - by_email.keys()):
+        by_email[email] = _new_lead(email, now)
+        session.add(by_email[email])
+        result.created_leads += 1
+    session.flush()
+
+    given_ids = {event.event_id for event in events if event.event_id}
+    seen = set(
+        session.scalars(select(Event.event_id).where(Event.event_id.in_(given_ids)))
+    ) if given_ids else set()  # fmt: skip
+    touched: set[int] = set()
+    for event, occurred in zip(events, when, strict=True):
+        if event.event_id and event.event_id in seen:
+            result.duplicates += 1
+            continue
+        if event.event_id:
+            seen.add(event.event_id)
+        lead = (
+            by_id[event.lead_id]
+            if event.lead_id is not None
+            else by_email[normalize_email(event.email or "")]
+        )
+        session.add(
+            Event(
+                lead_id=lead.id, event_id=event.event_id, type=event.type, occurred_at=occurred,
+                received_at=now, properties=event.properties or {},
+            )
+        )  # fmt: skip
+        touched.add(lead.id)
+        result.accepted += 1
+    session.flush()
+
+    for lead in _locked(session, touched):
+        lead.updated_at = now
+        qualified = rescore(session, lead, config=config, now=now)
+        if qualified:
+            result.qualified.append(qualified)
+    return result
+
+
+def _locked(session: Session, ids: Iterable[int]) -> list[Lead]:
+    """The leads with ``ids``, row-locked in id order (a fixed order cannot deadlock)."""
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    return list(
+        session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id).with_for_update())
+    )
+
+
+def scored_events(session: Session, lead_id: int, config: WorkspaceConfig) -> list[ScoredEvent]:
+    types = set(config.scoring.events) | set(config.scoring.product_events)
+    rows = session.execute(
+        select(Event.type, Event.occurred_at).where(Event.lead_id == lead_id, Event.type.in_(types))
+    )
+    return [ScoredEvent(kind, occurred) for kind, occurred in rows]
+
+
+def rescore(
+    session: Session, lead: Lead, *, config: WorkspaceConfig, now: datetime
+) -> Qualified | None:
+    """Refresh the lead's score snapshot; move it to MQL/PQL if a rule now says so."""
+    events = scored_events(session, lead.id, config)
+    score = score_lead(config.scoring, profile_of(lead), events, now)
+    lead.fit, lead.grade = score.fit, score.grade
+    lead.engagement, lead.product = score.engagement, score.product
+    lead.score_reasons = [reason.as_dict() for reason in score.reasons]
+    session.flush()
+    if Stage(lead.stage) not in QUALIFY_FROM:
+        return None
+    decision = decide(config.scoring, score, events, now)
+    if decision.stage is None or decision.rule is None:
+        return None
+    team = route_lead(config.teams, profile_of(lead))
+    team_name = team.name if team else None
+    moved = transition(
+        session, lead, decision.stage, actor="system", now=now, reason=decision.rule,
+        team=team_name, owner=None,
+    )  # fmt: skip
+    enqueue_alert(session, lead, moved, now)
+    return Qualified(lead.id, decision.stage, team_name, decision.rule)
+
+
+def enqueue_alert(session: Session, lead: Lead, moved: StageTransition, now: datetime) -> None:
+    """Record that the team (or marketing, when unrouted) must be told about a qualified lead."""
+    session.add(
+        Outbox(
+            kind="lead_qualified", lead_id=lead.id, dedupe_key=f"lead_qualified:{moved.id}",
+            payload={"transition_id": moved.id, "team": lead.team, "stage": moved.to_stage},
+            created_at=now, next_attempt_at=now, attempts=0,
+        )
+    )  # fmt: skip
+    session.flush()

@@ -1,0 +1,119 @@
+"""Reading leads: the API's Lead-out, with history, latest BANT answers and opportunity."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.lifecycle import Stage
+from core.models import Lead, Opportunity, Qualification, StageTransition
+from core.schemas import LeadDetail, LeadOut, LeadPage
+
+MAX_PAGE = 200
+
+
+class BadCursor(ValueError):
+    pass
+
+
+def lead_out(lead: Lead) -> LeadOut:
+    return LeadOut.model_validate(_lead_fields(lead))
+
+
+def _lead_fields(lead: Lead) -> dict[str, Any]:
+    fields = {name: getattr(lead, name) for name in LeadOut.model_fields if name != "score"}
+    fields["properties"] = lead.properties or {}
+    fields["score"] = {
+        "fit": round(lead.fit, 2),
+        "grade": lead.grade,
+        "engagement": round(lead.engagement, 2),
+        "product": round(lead.product, 2),
+        "reasons": lead.score_reasons or [],
+    }
+    return fields
+
+
+def history(session: Session, lead_id: int) -> list[StageTransition]:
+    return list(
+        session.scalars(
+            select(StageTransition)
+            .where(StageTransition.lead_id == lead_id)
+            .order_by(StageTransition.at, StageTransition.id)
+        )
+    )
+
+
+def latest_qualification(session: Session, lead_id: int) -> Qualification | None:
+    return session.scalars(
+        select(Qualification)
+        .where(Qualification.lead_id == lead_id)
+        .order_by(Qualification.created_at.desc(), Qualification.id.desc())
+        .limit(1)
+    ).first()
+
+
+def opportunity_of(session: Session, lead_id: int) -> Opportunity | None:
+    return session.scalars(select(Opportunity).where(Opportunity.lead_id == lead_id)).first()
+
+
+def lead_detail(session: Session, lead: Lead) -> LeadDetail:
+    fields = _lead_fields(lead)
+    fields["history"] = [
+        {"from_stage": t.from_stage, "to_stage": t.to_stage, "actor": t.actor,
+         "reason": t.reason, "at": t.at}
+        for t in history(session, lead.id)
+    ]  # fmt: skip
+    qualification = latest_qualification(session, lead.id)
+    opportunity = opportunity_of(session, lead.id)
+    fields["qualification"] = _columns(qualification) if qualification else None
+    fields["opportunity"] = _columns(opportunity) if opportunity else None
+    return LeadDetail.model_validate(fields)
+
+
+def _columns(row: Any) -> dict[str, Any]:
+    return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{last_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, value = text.partition(":")
+        last_id = int(value)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise BadCursor("not a cursor this API handed out") from exc
+    if prefix != "id" or not 0 <= last_id < 2**63:
+        raise BadCursor("not a cursor this API handed out")
+    return last_id
+
+
+def list_leads(
+    session: Session,
+    *,
+    email: str | None = None,
+    stage: Stage | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> LeadPage:
+    """A page of leads in id order; ``next_cursor`` continues after the last one."""
+    query = select(Lead).order_by(Lead.id).limit(limit + 1)
+    if email:
+        query = query.where(Lead.email == email.strip().lower())
+    if stage:
+        query = query.where(Lead.stage == stage.value)
+    if cursor:
+        query = query.where(Lead.id > decode_cursor(cursor))
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return LeadPage(
+        leads=[lead_out(lead) for lead in rows],
+        next_cursor=encode_cursor(rows[-1].id) if more and rows else None,
+    )
