@@ -43,7 +43,7 @@ class SlackEmulator:
         rate_limits: RateLimitConfig | None = None,
         clock: Clock = time.time,
     ) -> None:
-        if host not in ("127.0.0.1", "localhost", "::1"):
+        if host not in ("127.0.0.1", "localhost"):
             raise ValueError("the emulator listens on loopback only")
         self.host = host
         self.port = port
