@@ -21,6 +21,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -156,6 +157,10 @@ class BusinessHours(_Strict):
     @classmethod
     def _parse_clock(cls, value: Any) -> time:
         return _clock(value)
+
+    @field_serializer("start", "end")
+    def _clock_text(self, value: time) -> str:
+        return value.strftime("%H:%M")
 
     @field_validator("days")
     @classmethod
@@ -303,6 +308,10 @@ class Sla(_Strict):
     @classmethod
     def _parse(cls, value: Any) -> Duration:
         return _duration(value)
+
+    @field_serializer("*")
+    def _text(self, value: Duration) -> str:
+        return str(value)
 
 
 class Qualification(_Strict):

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -75,13 +75,19 @@ class Database:
 
 def with_retry(database: Database, work: Callable[[Session], T], attempts: int = 3) -> T:
     """Run ``work`` in a transaction, again from the start if a concurrent writer made a unique
-    constraint fail (two requests creating the same lead or event at once): the retry sees the
-    other's row and takes the update path."""
+    constraint fail (two requests creating the same lead or event at once: the retry sees the
+    other's row and takes the update path) or PostgreSQL reports a deadlock."""
     for attempt in range(1, attempts + 1):
         try:
             with database.transaction() as session:
                 return work(session)
-        except IntegrityError:
-            if attempt == attempts:
+        except (IntegrityError, OperationalError) as exc:
+            retryable = isinstance(exc, IntegrityError) or _transient(exc)
+            if not retryable or attempt == attempts:
                 raise
     raise AssertionError("unreachable")
+
+
+def _transient(exc: OperationalError) -> bool:
+    """PostgreSQL's deadlock and serialization failures: the transaction may simply run again."""
+    return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")

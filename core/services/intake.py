@@ -174,9 +174,14 @@ def record_events(
 
     result = EventsResult()
     emails = {normalize_email(e.email) for e in events if e.lead_id is None and e.email}
-    by_email = {
-        lead.email: lead for lead in session.scalars(select(Lead).where(Lead.email.in_(emails)))
-    } if emails else {}  # fmt: skip
+    existing = (
+        set(session.scalars(select(Lead.id).where(Lead.email.in_(emails)))) if emails else set()
+    )
+    # Lock every existing lead before inserting events: the events' foreign keys take share
+    # locks on the same rows, and locking afterwards would deadlock two concurrent batches.
+    locked = _locked(session, existing | by_id.keys())
+    by_id.update((lead.id, lead) for lead in locked)
+    by_email = {lead.email: lead for lead in locked if lead.email in emails}
     for email in sorted(emails - by_email.keys()):
         by_email[email] = _new_lead(email, now)
         session.add(by_email[email])
@@ -209,7 +214,9 @@ def record_events(
         result.accepted += 1
     session.flush()
 
-    for lead in _locked(session, touched):
+    leads = {lead.id: lead for lead in [*by_id.values(), *by_email.values()]}
+    for lead_id in sorted(touched):
+        lead = leads[lead_id]
         lead.updated_at = now
         qualified = rescore(session, lead, config=config, now=now)
         if qualified:

@@ -103,3 +103,8 @@ def test_unreadable_files_are_config_errors(tmp_path):
     broken.write_text("[marketing\nchannel=")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(broken)
+
+
+def test_config_round_trips_through_a_dump():
+    config = load_config(ROOT / "leadbot.example.toml")
+    assert parse_config(config.model_dump(mode="json", by_alias=True)) == config

@@ -1,0 +1,339 @@
+"""The intake API through the real FastAPI app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from core.config import parse_config
+from core.models import Lead, Outbox
+from tests.integration.conftest import row_counts
+
+ADA = {"email": "Ada@Acme.de", "first_name": "Ada", "title": "VP Engineering", "company": "Acme",
+       "company_size": 500, "country": "de"}  # fmt: skip
+
+
+def events(email, *types, **extra):
+    return {"events": [{"email": email, "type": kind, **extra} for kind in types]}
+
+
+def test_create_then_update_by_email(client):
+    created = client.post("/api/v1/leads", json={**ADA, "properties": {"plan": "free"}})
+    assert created.status_code == 201
+    body = created.json()
+    assert (body["email"], body["country"], body["stage"], body["score"]["grade"]) == (
+        "ada@acme.de",
+        "DE",
+        "lead",
+        "A",
+    )
+    updated = client.post(
+        "/api/v1/leads",
+        json={
+            "email": " ADA@acme.DE",
+            "last_name": "Lovelace",
+            "title": "",
+            "properties": {"seats": 5},
+        },
+    )
+    assert updated.status_code == 200
+    body = updated.json()
+    assert body["id"] == created.json()["id"]
+    assert body["title"] == "VP Engineering"  # an empty value does not erase
+    assert body["last_name"] == "Lovelace"
+    assert body["properties"] == {"plan": "free", "seats": 5}
+
+
+def test_events_cross_the_threshold_into_mql(client, db):
+    lead_id = client.post("/api/v1/leads", json=ADA).json()["id"]
+    reply = client.post(
+        "/api/v1/events",
+        json=events(
+            "ada@acme.de",
+            "webinar_attended",
+            "webinar_attended",
+            "pricing_page_view",
+            "content_download",
+        ),
+    )
+    assert reply.status_code == 200 and reply.json() == {"accepted": 4, "duplicates": 0}
+    lead = client.get(f"/api/v1/leads/{lead_id}").json()
+    assert (lead["stage"], lead["team"], lead["owner"]) == ("mql", "emea", None)
+    assert lead["score"]["engagement"] == 50
+    assert {"rule": "engagement: webinar_attended x2", "points": 30} in lead["score"]["reasons"]
+    assert [(h["from_stage"], h["to_stage"], h["actor"]) for h in lead["history"]] == [
+        ("lead", "mql", "system")
+    ]
+    assert lead["history"][0]["reason"] == "engagement 50.0 >= mql_threshold 50 with grade A"
+    assert lead["qualification"] is None and lead["opportunity"] is None
+    with db.transaction() as s:
+        outbox = s.scalars(select(Outbox)).all()
+    assert [(o.kind, o.lead_id, o.payload["team"]) for o in outbox] == [
+        ("lead_qualified", lead_id, "emea")
+    ]
+
+
+def test_hand_raiser_and_pql(client):
+    client.post(
+        "/api/v1/leads", json={"email": "cto@bigco.com", "title": "Chief Technology Officer"}
+    )
+    assert (
+        client.post("/api/v1/events", json=events("cto@bigco.com", "demo_request")).status_code
+        == 200
+    )
+    lead = client.get("/api/v1/leads", params={"email": "cto@bigco.com"}).json()["leads"][0]
+    assert (lead["stage"], lead["team"]) == ("mql", "na")
+    client.post(
+        "/api/v1/events",
+        json=events(
+            "dev@startup.io",
+            "trial_started",
+            "invited_teammate",
+            "feature_used",
+            "feature_used",
+            "feature_used",
+        ),
+    )
+    lead = client.get("/api/v1/leads", params={"email": "dev@startup.io"}).json()["leads"][0]
+    assert lead["stage"] == "pql" and lead["score"]["product"] == 40
+
+
+def test_qualified_lead_with_no_route_is_kept_unrouted(client, runtime):
+    data = runtime.config.model_dump(mode="json", by_alias=True)
+    data["teams"] = data["teams"][:1]  # only emea, which routes DE/FR/GB
+    runtime.config = parse_config(data)
+    client.post(
+        "/api/v1/leads", json={"email": "vp@us.example.com", "title": "VP", "country": "US"}
+    )
+    client.post("/api/v1/events", json=events("vp@us.example.com", "demo_request"))
+    lead = client.get("/api/v1/leads", params={"email": "vp@us.example.com"}).json()["leads"][0]
+    assert (lead["stage"], lead["team"]) == ("mql", None)
+    assert 'leadbot_leads{stage="mql",team="none"} 1.0' in client.get("/metrics").text
+
+
+def test_nurture_requalifies(client, db, clock):
+    lead_id = client.post("/api/v1/leads", json=ADA).json()["id"]
+    with db.transaction() as s:
+        s.get(Lead, lead_id).stage = "nurture"
+    clock.now += timedelta(days=1)
+    client.post("/api/v1/events", json={"lead_id": lead_id, "type": "demo_request"})
+    lead = client.get(f"/api/v1/leads/{lead_id}").json()
+    assert lead["stage"] == "mql"
+    assert lead["history"][-1]["from_stage"] == "nurture"
+
+
+def test_repeated_event_id_counts_once(client):
+    first = client.post(
+        "/api/v1/events", json={"email": "a@example.com", "type": "page_view", "event_id": "e-1"}
+    )
+    again = client.post(
+        "/api/v1/events", json={"email": "a@example.com", "type": "page_view", "event_id": "e-1"}
+    )
+    batch = client.post(
+        "/api/v1/events",
+        json={
+            "events": [
+                {"email": "a@example.com", "type": "email_click", "event_id": "e-2"},
+                {"email": "a@example.com", "type": "email_click", "event_id": "e-2"},
+            ]
+        },
+    )
+    assert [r.json() for r in (first, again, batch)] == [
+        {"accepted": 1, "duplicates": 0},
+        {"accepted": 0, "duplicates": 1},
+        {"accepted": 1, "duplicates": 1},
+    ]
+    lead = client.get("/api/v1/leads", params={"email": "a@example.com"}).json()["leads"][0]
+    assert lead["score"]["engagement"] == 4
+
+
+def test_a_thousand_events_in_one_request(client, db):
+    batch = {
+        "events": [
+            {"email": f"p{i % 10}@example.com", "type": "page_view", "event_id": f"pv-{i}"}
+            for i in range(1000)
+        ]
+    }
+    reply = client.post("/api/v1/events", json=batch)
+    assert reply.status_code == 200 and reply.json() == {"accepted": 1000, "duplicates": 0}
+    assert row_counts(db)["events"] == 1000 and row_counts(db)["leads"] == 10
+    too_many = {"events": batch["events"] + [{"email": "x@example.com", "type": "page_view"}]}
+    assert client.post("/api/v1/events", json=too_many).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "status", "named"),
+    [
+        ("post", "/api/v1/leads", b"{not json", 422, "body"),
+        ("post", "/api/v1/leads", {"first_name": "No Email"}, 422, "email"),
+        ("post", "/api/v1/leads", {"email": "not-an-email"}, 422, "email"),
+        (
+            "post",
+            "/api/v1/leads",
+            {"email": "a@example.com", "company_size": "many"},
+            422,
+            "company_size",
+        ),
+        (
+            "post",
+            "/api/v1/leads",
+            {"email": "a@example.com", "company_size": 0},
+            422,
+            "company_size",
+        ),
+        ("post", "/api/v1/leads", {"email": "a@example.com", "country": "Germany"}, 422, "country"),
+        ("post", "/api/v1/leads", {"email": "a@example.com", "colour": "red"}, 422, "colour"),
+        (
+            "post",
+            "/api/v1/leads",
+            {"email": "a@example.com", "properties": {str(i): i for i in range(51)}},
+            422,
+            "properties",
+        ),
+        ("post", "/api/v1/leads", {"email": "a@example.com", "title": "x\u0000y"}, 422, "title"),
+        ("post", "/api/v1/events", {"email": "a@example.com"}, 422, "type"),
+        ("post", "/api/v1/events", {"type": "page_view"}, 422, "needs email or lead_id"),
+        (
+            "post",
+            "/api/v1/events",
+            {"email": "a@example.com", "type": "page_view", "occurred_at": "2099-01-01T00:00:00Z"},
+            422,
+            "occurred_at",
+        ),
+        ("post", "/api/v1/events", {"lead_id": 4242, "type": "page_view"}, 422, "lead_id"),
+        (
+            "post",
+            "/api/v1/events",
+            {
+                "events": [
+                    {"email": "a@example.com", "type": "page_view"},
+                    {"email": "b@example.com", "type": "x", "occurred_at": "yesterday"},
+                ]
+            },
+            422,
+            "events[1].occurred_at",
+        ),
+        (
+            "post",
+            "/api/v1/events",
+            {
+                "events": [
+                    {"email": "a@example.com", "type": "page_view"},
+                    {"lead_id": 99, "type": "page_view"},
+                ]
+            },
+            422,
+            "events[1].lead_id",
+        ),
+        ("post", "/api/v1/events", {"events": []}, 422, "events"),
+        ("get", "/api/v1/leads?cursor=!!!", None, 422, "cursor"),
+        ("get", "/api/v1/leads?limit=0", None, 422, "limit"),
+        ("get", "/api/v1/leads?stage=hot", None, 422, "stage"),
+        ("get", "/api/v1/leads/99", None, 404, "no lead with id 99"),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_stored(client, db, method, path, body, status, named):
+    before = row_counts(db)
+    if isinstance(body, bytes):
+        reply = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    elif method == "post":
+        reply = client.post(path, json=body)
+    else:
+        reply = client.get(path)
+    assert reply.status_code == status, reply.text
+    assert named in reply.text
+    assert row_counts(db) == before
+
+
+def test_oversized_body_is_413_and_nothing_is_stored(client, db):
+    before = row_counts(db)
+    big = json.dumps({"email": "a@example.com", "properties": {"blob": "x" * (1024 * 1024)}})
+    reply = client.post("/api/v1/leads", content=big, headers={"Content-Type": "application/json"})
+    assert reply.status_code == 413
+    chunks = (part.encode() for part in [big[:1000], big[1000:]])
+    streamed = client.post(
+        "/api/v1/leads", content=chunks, headers={"Content-Type": "application/json"}
+    )
+    assert streamed.status_code == 413
+    assert row_counts(db) == before
+
+
+@pytest.mark.parametrize(
+    "header", [None, "Bearer", "Bearer lbk_wrong", "Basic dXNlcjpwYXNz", "lbk_x"]
+)
+def test_missing_or_wrong_key_is_401(client, db, header):
+    before = row_counts(db)
+    headers = {"Authorization": header} if header else {}
+    client.headers.pop("Authorization")
+    for reply in (
+        client.post("/api/v1/leads", json=ADA, headers=headers),
+        client.get("/api/v1/leads", headers=headers),
+    ):
+        assert reply.status_code == 401
+        assert reply.headers["WWW-Authenticate"] == "Bearer"
+    assert row_counts(db) == before
+
+
+def test_revoked_key_is_401(client, db, clock):
+    from core.services.apikeys import revoke_key
+
+    assert client.get("/api/v1/leads").status_code == 200
+    with db.transaction() as s:
+        revoke_key(s, "tests", now=clock())
+    assert client.get("/api/v1/leads").status_code == 401
+
+
+def test_paging_with_cursor_and_filters(client):
+    for i in range(7):
+        client.post("/api/v1/leads", json={"email": f"p{i}@example.com"})
+    seen, cursor = [], None
+    while True:
+        page = client.get(
+            "/api/v1/leads", params={"limit": 3, **({"cursor": cursor} if cursor else {})}
+        ).json()
+        seen += [lead["email"] for lead in page["leads"]]
+        assert "history" not in (page["leads"] or [{}])[0]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert seen == [f"p{i}@example.com" for i in range(7)]
+    assert client.get("/api/v1/leads", params={"stage": "mql"}).json() == {
+        "leads": [],
+        "next_cursor": None,
+    }
+
+
+def test_concurrent_first_events_for_one_new_email_make_one_lead(client, db):
+    barrier = threading.Barrier(8)
+    replies = []
+
+    def send(i):
+        barrier.wait()
+        replies.append(
+            client.post(
+                "/api/v1/events",
+                json={"email": "race@example.com", "type": "page_view", "event_id": f"r{i}"},
+            ).status_code
+        )
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert replies == [200] * 8
+    counts = row_counts(db)
+    assert (counts["leads"], counts["events"]) == (1, 8)
+
+
+def test_health_and_metrics(client):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    client.post("/api/v1/leads", json=ADA)
+    text = client.get("/metrics").text
+    assert 'leadbot_leads{stage="lead",team="none"} 1.0' in text
+    assert 'leadbot_leads_upserted_total{outcome="created"} 1.0' in text
+    assert client.get("/openapi.json").json()["paths"]["/api/v1/events"]["post"]
