@@ -1,5 +1,3 @@
-"""Local Slack workspace emulator: Web API server, request side, and test helpers."""
-
 from bot.sandbox.delivery import ActionReply, AppConnection, AppReply, CommandReply, SubmissionReply
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.emulator import SlackEmulator

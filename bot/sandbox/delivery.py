@@ -8,6 +8,7 @@ keeps the modal with inline errors, and an empty 200 closes it.
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 from dataclasses import dataclass, field
@@ -207,7 +208,7 @@ class AppConnection:
                 stored = ws.store_message(
                     ws.channels[channel_id], user=ws.bot_user_id, text=text, blocks=blocks
                 )
-                reply.message = dict(stored)
+                reply.message = copy.deepcopy(stored)
             else:
                 reply.ephemeral = ws.add_ephemeral(
                     channel=channel_id, user=user, text=text, blocks=blocks, source="command_reply"
@@ -237,7 +238,7 @@ class AppConnection:
                 if located is None:
                     raise LookupError(f"no message {message['ts']!r}")
                 channel, stored = located
-                current, ephemeral_id = dict(stored), None
+                current, ephemeral_id = copy.deepcopy(stored), None
             block, element = payloads.find_button(current.get("blocks", []), button)
             action = payloads.button_action(block, element, ws.next_ts())
             values = payloads.state_values(current.get("blocks", []), {})
@@ -279,7 +280,7 @@ class AppConnection:
             current = ws.views.get(view["id"])
             if current is None:
                 raise LookupError(f"no view {view['id']!r}")
-            current = dict(current)
+            current = copy.deepcopy(current)
             block, element = payloads.find_button(current["blocks"], button)
             action = payloads.button_action(block, element, ws.next_ts())
         trigger_id = self.emulator.mint_trigger(user)
@@ -311,7 +312,7 @@ class AppConnection:
             stack = ws.modal_stacks.get(user, [])
             if not stack or stack[-1] != view["id"]:
                 raise LookupError(f"view {view['id']!r} is not the top open modal of {user}")
-            current = dict(ws.views[view["id"]])
+            current = copy.deepcopy(ws.views[view["id"]])
             state = payloads.state_values(current["blocks"], values or {})
             ws.views[current["id"]]["state"] = {"values": state}
             current["state"] = {"values": state}
@@ -362,7 +363,7 @@ class AppConnection:
             else:
                 reply.problems = [f"unknown response_action: {action}"]
             top = ws.open_modals(user)
-            reply.view = dict(top[-1]) if top else None
+            reply.view = copy.deepcopy(top[-1]) if top else None
             reply.closed = not top
         self._changed()
 
@@ -380,7 +381,7 @@ class AppConnection:
                 event.setdefault("tab", "home")
                 home_id = ws.home_views.get(user)
                 if home_id is not None:
-                    event.setdefault("view", dict(ws.views[home_id]))
+                    event.setdefault("view", copy.deepcopy(ws.views[home_id]))
             event.setdefault("event_ts", ws.next_ts())
             envelope = payloads.event_callback(
                 who,

@@ -6,6 +6,8 @@ and channels; read back what the app did (``calls``, ``messages``, ``ephemerals`
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -66,7 +68,7 @@ class SlackEmulator:
             self.workspace,
             tokens={bot_token, *extra_tokens},
             scopes=scopes,
-            limiter=RateLimiter(self.rate_limits, clock),
+            limiter=RateLimiter(self.rate_limits, lambda: self.workspace.clock()),
             faults=self._faults,
         )
         self._server: EmulatorHTTPServer | None = None
@@ -111,6 +113,16 @@ class SlackEmulator:
     def api_url(self) -> str:
         """What slack_sdk's ``WebClient(base_url=...)`` takes."""
         return f"{self.url}api/"
+
+    @property
+    def clock(self) -> Clock:
+        return self.workspace.clock
+
+    @clock.setter
+    def clock(self, clock: Clock) -> None:
+        """Swap the clock (trigger expiry, timestamps, rate limits), e.g. for a frozen time."""
+        with self.api.changed:
+            self.workspace.clock = clock
 
     @property
     def team_id(self) -> str:
@@ -167,7 +179,7 @@ class SlackEmulator:
                 found, user=user, text=text, thread_ts=thread_ts, from_bot=False
             )
             self.api.changed.notify_all()
-            return dict(message)
+            return copy.deepcopy(message)
 
     # faults ----------------------------------------------------------------------------------
 
@@ -231,7 +243,7 @@ class SlackEmulator:
             located = self.workspace.locate_message(ts)
             if located is None:
                 raise LookupError(f"no message {ts!r}")
-            return dict(located[1])
+            return copy.deepcopy(located[1])
 
     def replies(self, channel: str, ts: str) -> list[Message]:
         return [m for m in self.messages(channel, include_replies=True) if m.get("thread_ts") == ts]
@@ -239,7 +251,7 @@ class SlackEmulator:
     def ephemerals(self, *, user: str | None = None, channel: str | None = None) -> list[Ephemeral]:
         with self.api.changed:
             return [
-                e
+                dataclasses.replace(e, blocks=copy.deepcopy(e.blocks))
                 for e in self.workspace.ephemerals
                 if (user is None or e.user == user) and (channel is None or e.channel == channel)
             ]
@@ -247,16 +259,16 @@ class SlackEmulator:
     def views(self, user: str) -> list[dict[str, Any]]:
         """The user's open modal views, root first, top of the stack last."""
         with self.api.changed:
-            return [dict(v) for v in self.workspace.open_modals(user)]
+            return [copy.deepcopy(v) for v in self.workspace.open_modals(user)]
 
     def home_view(self, user: str) -> dict[str, Any] | None:
         with self.api.changed:
             view_id = self.workspace.home_views.get(user)
-            return dict(self.workspace.views[view_id]) if view_id else None
+            return copy.deepcopy(self.workspace.views[view_id]) if view_id else None
 
     def view(self, view_id: str) -> dict[str, Any]:
         with self.api.changed:
-            return dict(self.workspace.views[view_id])
+            return copy.deepcopy(self.workspace.views[view_id])
 
     def file_content(self, file_id: str) -> bytes | None:
         with self.api.changed:

@@ -7,6 +7,7 @@ with ``{"ok": false, "error": ...}`` (429 for rate limits).
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -144,7 +145,8 @@ class WebApi:
             body = {"ok": False, "error": "ratelimited"}
             return ApiResult(429, body, {"Retry-After": str(retry_after)})
         try:
-            body = {"ok": True, **handler(args)}
+            # A snapshot: the answer must not change when the workspace does later.
+            body = {"ok": True, **copy.deepcopy(handler(args))}
         except SlackError as exc:
             return ApiResult(200, exc.body)
         headers = {"x-oauth-scopes": ",".join(self.scopes)} if method == "auth.test" else {}

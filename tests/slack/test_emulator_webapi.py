@@ -257,7 +257,7 @@ def test_metadata_round_trips_only_when_asked_for(client: WebClient) -> None:
 
 
 def test_users_info_and_lookup_by_email(emu: SlackEmulator) -> None:
-    emu.workspace.clock = lambda: 1_700_000_000.0  # November: Berlin is UTC+1
+    emu.clock = lambda: 1_700_000_000.0  # November: Berlin is UTC+1
     emu.add_user("U0MGR1", name="mgr", real_name="Grace Hopper", tz="Europe/Berlin", email="G@x.io")
     client = WebClient(base_url=emu.api_url, token=TOKEN)
 
@@ -382,7 +382,7 @@ def test_push_limit_is_three_views(client: WebClient, emu: SlackEmulator) -> Non
 
 def test_trigger_ids_are_single_use_and_expire_after_three_seconds(emu: SlackEmulator) -> None:
     now = [1_700_000_000.0]
-    emu.workspace.clock = lambda: now[0]
+    emu.clock = lambda: now[0]
     client = WebClient(base_url=emu.api_url, token=TOKEN)
     trigger = emu.mint_trigger("U0REP1")
     client.views_open(trigger_id=trigger, view=modal())
