@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import fastapi
 import slack_bolt
 from slack_bolt.request import BoltRequest
@@ -26,9 +28,9 @@ def mount_slack(
 
     async def slack_events(request: fastapi.Request) -> fastapi.Response:
         body = (await request.body()).decode("utf-8")
-        headers: dict[str, list[str]] = {}
-        for name, value in request.headers.items():
-            headers.setdefault(name, []).append(value)
+        headers: dict[str, str | Sequence[str]] = {
+            name: request.headers.getlist(name) for name in request.headers
+        }
         bolt_request = BoltRequest(body=body, query=request.url.query, headers=headers)
         bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
         response = fastapi.Response(content=bolt_response.body, status_code=bolt_response.status)

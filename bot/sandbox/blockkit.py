@@ -7,7 +7,6 @@ a failed assertion says exactly where the problem is. An empty list means valid.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
 MAX_MESSAGE_BLOCKS = 50
@@ -175,7 +174,7 @@ class _Checker:
         for i, option in enumerate(options):
             self.option(option, f"{pointer}/options/{i}", plain_only=plain_only)
 
-    def element(self, element: Any, pointer: str, allowed: Iterable[str]) -> str | None:
+    def element(self, element: Any, pointer: str, allowed: frozenset[str]) -> str | None:
         if not isinstance(element, dict):
             self.fail(pointer, "must be an element object")
             return None
@@ -394,7 +393,8 @@ def validate_view(view: Any) -> list[str]:
         for key in ("submit", "close"):
             if view.get(key) is not None:
                 checker.text(view[key], f"/view/{key}", max_len=MAX_VIEW_BUTTON, plain_only=True)
-        blocks = view.get("blocks") if isinstance(view.get("blocks"), list) else []
+        raw_blocks = view.get("blocks")
+        blocks: list[Any] = raw_blocks if isinstance(raw_blocks, list) else []
         has_input = any(isinstance(b, dict) and b.get("type") == "input" for b in blocks)
         if has_input and view.get("submit") is None:
             checker.fail("/view/submit", "must provide submit when the view has input blocks")

@@ -322,7 +322,7 @@ class Workspace:
             message["upload"] = True
         parent = self.find_message(channel, thread_ts) if thread_ts else None
         if parent is not None:
-            root_ts = parent.get("thread_ts", parent["ts"])
+            root_ts = str(parent.get("thread_ts", parent["ts"]))
             root = self.find_message(channel, root_ts) or parent
             message["thread_ts"] = root["ts"]
             root["thread_ts"] = root["ts"]
