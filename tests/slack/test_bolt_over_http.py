@@ -82,6 +82,16 @@ def build_bolt_app(emulator: SlackEmulator, seen: dict[str, Any]) -> App:
             return
         ack()
 
+    @app.event("app_home_opened")
+    def home(event: dict[str, Any], client: Any) -> None:
+        client.views_publish(
+            user_id=event["user"],
+            view={
+                "type": "home",
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "Your leads"}}],
+            },
+        )
+
     return app
 
 
@@ -160,6 +170,28 @@ def test_slash_command_reply_is_an_ephemeral_message(slack: SlackDriver) -> None
     assert reply.text == "Looking up lookup acme"
     assert [e.text for e in slack.ephemerals(user="U0REP1")] == ["Looking up lookup acme"]
     assert slack.messages("C0EMEA") == []
+
+
+def test_bolt_authorizes_against_the_emulator(
+    slack: SlackDriver, slack_emulator: SlackEmulator
+) -> None:
+    slack.command("/lead", "help", user="U0REP1", channel="C0EMEA")
+
+    (auth,) = slack.calls("auth.test")
+    assert auth.ok
+    assert "chat:write" in auth.headers["x-oauth-scopes"]
+
+
+def test_app_home_opened_publishes_the_home_tab(
+    slack: SlackDriver, slack_emulator: SlackEmulator
+) -> None:
+    reply = slack.event("app_home_opened", user="U0REP1")
+
+    assert reply.status == 200
+    slack.wait_for_calls("views.publish")
+    home = slack.home("U0REP1")
+    assert home is not None
+    assert home["blocks"][0]["text"]["text"] == "Your leads"
 
 
 def test_button_click_updates_the_message_through_the_web_api(
