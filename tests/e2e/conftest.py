@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Served:
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen[str]
+
+    def leadbot(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=120,
+            cwd=ROOT,
+        )
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    """`leadbot serve` as a subprocess on a free port, SQLite in tmp_path."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
+        "LEADBOT_PORT": str(port),
+    }
+    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
+        env.pop(name, None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "serve"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        if process.poll() is not None:
+            pytest.fail(
+                f"leadbot serve exited early: {process.stdout.read() if process.stdout else ''}"
+            )
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("leadbot serve did not answer /healthz within 30 s")
+        time.sleep(0.1)
+    yield Served(url, env, process)
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
