@@ -87,3 +87,27 @@ def db(db_url: str) -> Iterator[Database]:
 @pytest.fixture
 def config() -> WorkspaceConfig:
     return load_config(ROOT / "leadbot.example.toml")
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if PG_URL:
+        from sqlalchemy.engine import make_url
+
+        return f"database engines: sqlite, postgresql ({make_url(PG_URL).render_as_string(hide_password=True)})"
+    return "database engines: sqlite only (LEADBOT_TEST_DATABASE_URL not set)"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """One line that shows whether the PostgreSQL half of the suite really ran."""
+    counts: dict[str, int] = {}
+    for outcome in ("passed", "failed", "skipped", "error"):
+        counts[outcome] = sum(
+            1
+            for report in terminalreporter.stats.get(outcome, [])
+            if getattr(report, "when", "call") in ("call", "setup")
+            and "[postgresql" in getattr(report, "nodeid", "")
+            and (outcome != "passed" or report.when == "call")
+        )
+    terminalreporter.write_line(
+        "postgresql tests: " + ", ".join(f"{n} {outcome}" for outcome, n in counts.items())
+    )
