@@ -43,14 +43,18 @@ def require_key(request: Request, authorization: Annotated[str | None, Header()]
     """``Authorization: Bearer <key>`` with a live key; anything else is 401."""
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        raise HTTPException(401, "missing API key: send Authorization: Bearer <key>",
-                            headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        raise HTTPException(
+            401,
+            "missing API key: send Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     rt = runtime(request)
     with rt.db.transaction() as session:
         key = verify_key(session, presented.strip())
         if key is None:
-            raise HTTPException(401, "unknown or revoked API key",
-                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise HTTPException(
+                401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
+            )
         now = rt.now()
         if key.last_used_at is None or now - key.last_used_at > KEY_TOUCH_INTERVAL:
             key.last_used_at = now
@@ -62,9 +66,11 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_key)], respon
 
 def _unprocessable(errors: list[tuple[tuple[str | int, ...], str]], prefix: tuple[str | int, ...]):
     return RequestValidationError(
-        [{"type": "value_error", "loc": (*prefix, *loc), "msg": msg, "input": None}
-         for loc, msg in errors]
-    )  # fmt: skip
+        [
+            {"type": "value_error", "loc": (*prefix, *loc), "msg": msg, "input": None}
+            for loc, msg in errors
+        ]
+    )
 
 
 @router.post(

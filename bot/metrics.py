@@ -44,22 +44,30 @@ class Metrics:
     def __init__(self, db: Database) -> None:
         self.registry = CollectorRegistry()
         self.requests = Counter(
-            "leadbot_http_requests", "HTTP requests", ["method", "route", "status"],
+            "leadbot_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.latency = Histogram(
-            "leadbot_http_request_seconds", "HTTP request latency", ["route"],
+            "leadbot_http_request_seconds",
+            "HTTP request latency",
+            ["route"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.leads_upserted = Counter(
-            "leadbot_leads_upserted", "Leads written through the API", ["outcome"],
+            "leadbot_leads_upserted",
+            "Leads written through the API",
+            ["outcome"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.events = Counter(
             "leadbot_events", "Events received", ["result"], registry=self.registry
         )
         self.qualified = Counter(
-            "leadbot_leads_qualified", "Leads that became MQL or PQL", ["stage", "team"],
+            "leadbot_leads_qualified",
+            "Leads that became MQL or PQL",
+            ["stage", "team"],
             registry=self.registry,
-        )  # fmt: skip
+        )
         self.registry.register(LeadCounts(db))

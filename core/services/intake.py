@@ -28,9 +28,17 @@ from core.services.stages import transition
 CLOCK_SKEW = timedelta(minutes=5)
 QUALIFY_FROM = frozenset({Stage.LEAD, Stage.NURTURE})
 PROFILE_FIELDS = (
-    "first_name", "last_name", "title", "company", "company_size", "industry", "country",
-    "phone", "source", "campaign",
-)  # fmt: skip
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "company_size",
+    "industry",
+    "country",
+    "phone",
+    "source",
+    "campaign",
+)
 
 Outcome = Literal["created", "updated", "unchanged"]
 
@@ -71,10 +79,19 @@ def profile_of(lead: Lead) -> dict[str, Any]:
 
 def _new_lead(email: str, now: datetime) -> Lead:
     return Lead(
-        email=email, stage=Stage.LEAD.value, properties={}, stage_changed_at=now,
-        created_at=now, updated_at=now, version=1, fit=0.0, grade="D", engagement=0.0,
-        product=0.0, score_reasons=[],
-    )  # fmt: skip
+        email=email,
+        stage=Stage.LEAD.value,
+        properties={},
+        stage_changed_at=now,
+        created_at=now,
+        updated_at=now,
+        version=1,
+        fit=0.0,
+        grade="D",
+        engagement=0.0,
+        product=0.0,
+        score_reasons=[],
+    )
 
 
 def _apply(lead: Lead, data: LeadIn) -> bool:
@@ -157,9 +174,11 @@ def record_events(
         when.append(min(occurred, now))
 
     wanted_ids = {event.lead_id for event in events if event.lead_id is not None}
-    by_id = {
-        lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(wanted_ids)))
-    } if wanted_ids else {}  # fmt: skip
+    by_id = (
+        {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(wanted_ids)))}
+        if wanted_ids
+        else {}
+    )
     for index, event in enumerate(events):
         if event.lead_id is not None and event.lead_id not in by_id:
             errors.append(((index, "lead_id"), f"no lead with id {event.lead_id}"))
@@ -189,9 +208,11 @@ def record_events(
     session.flush()
 
     given_ids = {event.event_id for event in events if event.event_id}
-    seen = set(
-        session.scalars(select(Event.event_id).where(Event.event_id.in_(given_ids)))
-    ) if given_ids else set()  # fmt: skip
+    seen = (
+        set(session.scalars(select(Event.event_id).where(Event.event_id.in_(given_ids))))
+        if given_ids
+        else set()
+    )
     touched: set[int] = set()
     for event, occurred in zip(events, when, strict=True):
         if event.event_id and event.event_id in seen:
@@ -206,10 +227,14 @@ def record_events(
         )
         session.add(
             Event(
-                lead_id=lead.id, event_id=event.event_id, type=event.type, occurred_at=occurred,
-                received_at=now, properties=event.properties or {},
+                lead_id=lead.id,
+                event_id=event.event_id,
+                type=event.type,
+                occurred_at=occurred,
+                received_at=now,
+                properties=event.properties or {},
             )
-        )  # fmt: skip
+        )
         touched.add(lead.id)
         result.accepted += 1
     session.flush()
@@ -260,9 +285,15 @@ def rescore(
     team = route_lead(config.teams, profile_of(lead))
     team_name = team.name if team else None
     moved = transition(
-        session, lead, decision.stage, actor="system", now=now, reason=decision.rule,
-        team=team_name, owner=None,
-    )  # fmt: skip
+        session,
+        lead,
+        decision.stage,
+        actor="system",
+        now=now,
+        reason=decision.rule,
+        team=team_name,
+        owner=None,
+    )
     enqueue_alert(session, lead, moved, now)
     return Qualified(lead.id, decision.stage, team_name, decision.rule)
 
@@ -271,9 +302,13 @@ def enqueue_alert(session: Session, lead: Lead, moved: StageTransition, now: dat
     """Record that the team (or marketing, when unrouted) must be told about a qualified lead."""
     session.add(
         Outbox(
-            kind="lead_qualified", lead_id=lead.id, dedupe_key=f"lead_qualified:{moved.id}",
+            kind="lead_qualified",
+            lead_id=lead.id,
+            dedupe_key=f"lead_qualified:{moved.id}",
             payload={"transition_id": moved.id, "team": lead.team, "stage": moved.to_stage},
-            created_at=now, next_attempt_at=now, attempts=0,
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
         )
-    )  # fmt: skip
+    )
     session.flush()

@@ -63,10 +63,15 @@ def opportunity_of(session: Session, lead_id: int) -> Opportunity | None:
 def lead_detail(session: Session, lead: Lead) -> LeadDetail:
     fields = _lead_fields(lead)
     fields["history"] = [
-        {"from_stage": t.from_stage, "to_stage": t.to_stage, "actor": t.actor,
-         "reason": t.reason, "at": t.at}
+        {
+            "from_stage": t.from_stage,
+            "to_stage": t.to_stage,
+            "actor": t.actor,
+            "reason": t.reason,
+            "at": t.at,
+        }
         for t in history(session, lead.id)
-    ]  # fmt: skip
+    ]
     qualification = latest_qualification(session, lead.id)
     opportunity = opportunity_of(session, lead.id)
     fields["qualification"] = _columns(qualification) if qualification else None

@@ -1,0 +1,36 @@
+"""build_app(runtime, client) -> a Bolt App with every listener registered. No module-level App."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from bot.handlers import actions, views
+from bot.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+def build_app(runtime: Runtime, client: WebClient, *, verify_token: bool = True) -> App:
+    """The Slack side of leadbot. Bolt's sync App acknowledges as soon as a listener calls
+    ``ack()`` and finishes the listener in its own worker thread."""
+    app = App(
+        client=client,
+        signing_secret=runtime.settings.slack_signing_secret,
+        token_verification_enabled=verify_token,
+        # Socket Mode needs no signing secret, HTTP mode always checks it.
+        request_verification_enabled=runtime.settings.slack_signing_secret is not None,
+    )
+    actions.register(app, runtime)
+    views.register(app, runtime)
+
+    @app.error
+    def on_error(error: Exception, body: dict[str, Any]) -> None:
+        log.error(
+            "Slack listener failed: %s (request type %s)", error, body.get("type"), exc_info=error
+        )
+
+    return app

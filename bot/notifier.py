@@ -1,0 +1,353 @@
+"""Outbox -> Slack. Core records what must be said in the transaction that made it true; this
+module says it, after the commit, in order per lead, with retries and back-off, and records
+where each alert landed (``channel``, ``ts``) so later changes edit the same message.
+
+Delivery protocol for one row:
+1. claim: in a short transaction, take the oldest due row whose lead has no earlier unsent row
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several processes never take the same row),
+   count the attempt and lease it for a while; commit.
+2. deliver: the Slack call, outside any transaction. Every message carries metadata naming the
+   outbox row; a row on its second or later attempt first looks in the channel's history for
+   that metadata, so a crash between "posted" and "recorded" never posts twice.
+3. finish: mark it sent and record the message, or store the error and when to try again.
+   Nothing is ever dropped: a row that keeps failing stays, with its last error.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
+
+from bot.runtime import Runtime
+from bot.views import ids
+from bot.views.alerts import LeadCard, Status, lead_alert, marketing_accepted, marketing_rejected
+from core.lifecycle import QUALIFIED, Stage
+from core.models import Lead, Outbox, SlackMessage, StageTransition
+from core.services.handoff import REASONS_BY_CODE
+from core.services.stages import latest_transition
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=2)
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+class Undeliverable(Exception):
+    """This attempt failed; ``retry_after`` (seconds) if Slack said when to come back."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    lead_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+@dataclass
+class Posted:
+    channel: str
+    ts: str
+
+
+@dataclass
+class DrainReport:
+    sent: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    if retry_after is not None:
+        return timedelta(seconds=max(1.0, retry_after))
+    return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, attempts - 1)))
+
+
+def card_of(lead: Lead) -> LeadCard:
+    return LeadCard(
+        id=lead.id,
+        email=lead.email,
+        name=lead.full_name,
+        title=lead.title,
+        company=lead.company,
+        company_size=lead.company_size,
+        country=lead.country,
+        source=lead.source,
+        stage=lead.stage,
+        team=lead.team,
+        grade=lead.grade,
+        fit=lead.fit,
+        engagement=lead.engagement,
+        product=lead.product,
+        reasons=lead.score_reasons or [],
+    )
+
+
+def alert_status(session: Session, lead: Lead, alert: StageTransition) -> Status | None:
+    """None while the alert still waits for sales; otherwise what happened since."""
+    latest = latest_transition(session, lead.id)
+    if latest is None or latest.id == alert.id:
+        return None
+    after = None
+    if latest.from_stage in QUALIFIED and Stage(latest.to_stage) not in QUALIFIED:
+        after = (latest.at - alert.at).total_seconds()
+    return Status(
+        stage=latest.to_stage, actor=latest.actor, after_seconds=after, reason=latest.reason
+    )
+
+
+class Notifier:
+    def __init__(self, runtime: Runtime, client: WebClient, *, lease: timedelta = LEASE) -> None:
+        self.runtime = runtime
+        self.client = client
+        self.lease = lease
+
+    # --- the loop --------------------------------------------------------------------------
+
+    def drain(self, max_rows: int = 10_000) -> DrainReport:
+        """Deliver every due row (up to ``max_rows``); returns what happened."""
+        report = DrainReport()
+        for _ in range(max_rows):
+            claimed = self.claim()
+            if claimed is None:
+                break
+            try:
+                posted = self.deliver(claimed)
+            except Undeliverable as exc:
+                self.failed(claimed, exc)
+                report.failed += 1
+                report.errors.append(f"outbox {claimed.id} ({claimed.kind}): {exc}")
+                continue
+            self.succeeded(claimed, posted)
+            report.sent += 1
+        return report
+
+    def claim(self) -> Claimed | None:
+        now = self.runtime.now()
+        earlier = aliased(Outbox)
+        blocked = exists().where(
+            earlier.lead_id == Outbox.lead_id, earlier.sent_at.is_(None), earlier.id < Outbox.id
+        )
+        query = (
+            select(Outbox)
+            .where(Outbox.sent_at.is_(None), Outbox.next_attempt_at <= now, ~blocked)
+            .order_by(Outbox.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Outbox)
+        )
+        with self.runtime.db.transaction() as session:
+            row = session.scalars(query).first()
+            if row is None:
+                return None
+            row.attempts += 1
+            row.next_attempt_at = now + self.lease
+            return Claimed(
+                row.id, row.kind, row.lead_id, dict(row.payload), row.attempts, row.created_at
+            )
+
+    def succeeded(self, claimed: Claimed, posted: Posted | None) -> None:
+        with self.runtime.db.transaction() as session:
+            row = session.get(Outbox, claimed.id)
+            if row is None or row.sent_at is not None:
+                return
+            now = self.runtime.now()
+            row.sent_at = now
+            row.last_error = None
+            if posted and claimed.kind == "lead_qualified" and claimed.lead_id is not None:
+                session.add(
+                    SlackMessage(
+                        lead_id=claimed.lead_id,
+                        purpose="alert",
+                        transition_id=int(claimed.payload["transition_id"]),
+                        channel=posted.channel,
+                        ts=posted.ts,
+                        created_at=now,
+                    )
+                )
+
+    def failed(self, claimed: Claimed, error: Undeliverable) -> None:
+        log.warning(
+            "outbox %s (%s) attempt %s failed: %s",
+            claimed.id,
+            claimed.kind,
+            claimed.attempts,
+            error,
+        )
+        with self.runtime.db.transaction() as session:
+            row = session.get(Outbox, claimed.id)
+            if row is None or row.sent_at is not None:
+                return
+            row.last_error = str(error)[:2000]
+            row.next_attempt_at = self.runtime.now() + backoff(claimed.attempts, error.retry_after)
+
+    # --- what each kind says ----------------------------------------------------------------
+
+    def deliver(self, claimed: Claimed) -> Posted | None:
+        handler = {
+            "lead_qualified": self._alert,
+            "alert_refresh": self._refresh,
+            "marketing_accepted": self._marketing,
+            "marketing_rejected": self._marketing,
+        }.get(claimed.kind)
+        if handler is None:
+            raise Undeliverable(f"unknown outbox kind {claimed.kind!r}")
+        return handler(claimed)
+
+    def _alert(self, claimed: Claimed) -> Posted | None:
+        config = self.runtime.config
+        with self.runtime.db.transaction() as session:
+            lead = session.get(Lead, claimed.lead_id)
+            alert = session.get(StageTransition, int(claimed.payload["transition_id"]))
+            if lead is None or alert is None:
+                return None  # the lead was deleted: nothing left to announce
+            team = config.team(lead.team)
+            channel = team.channel if team else config.marketing.channel
+            message = lead_alert(
+                card_of(lead),
+                alert.to_stage,
+                alert_status(session, lead, alert),
+                unrouted=team is None,
+            )
+        return self._post(claimed, channel, message)
+
+    def _refresh(self, claimed: Claimed) -> Posted | None:
+        with self.runtime.db.transaction() as session:
+            record = session.scalars(
+                select(SlackMessage)
+                .where(SlackMessage.lead_id == claimed.lead_id, SlackMessage.purpose == "alert")
+                .order_by(SlackMessage.id.desc())
+                .limit(1)
+            ).first()
+            lead = session.get(Lead, claimed.lead_id)
+            if record is None or lead is None:
+                return None  # never announced (or gone): nothing to edit
+            alert = session.get(StageTransition, record.transition_id)
+            assert alert is not None  # a foreign key guarantees it
+            team = self.runtime.config.team(lead.team)
+            message = lead_alert(
+                card_of(lead),
+                alert.to_stage,
+                alert_status(session, lead, alert),
+                unrouted=team is None and alert.to_stage in QUALIFIED,
+            )
+            channel, ts = record.channel, record.ts
+        self._call("chat_update", channel=channel, ts=ts, **message)
+        return Posted(channel, ts)
+
+    def _marketing(self, claimed: Claimed) -> Posted | None:
+        payload = claimed.payload
+        with self.runtime.db.transaction() as session:
+            lead = session.get(Lead, claimed.lead_id)
+            moved = session.get(StageTransition, int(payload["transition_id"]))
+            if lead is None or moved is None:
+                return None
+            card = card_of(lead)
+        if claimed.kind == "marketing_accepted":
+            message = marketing_accepted(card, payload["actor"], payload["waited_seconds"])
+        else:
+            reason = REASONS_BY_CODE[payload["reason"]]
+            message = marketing_rejected(
+                card,
+                payload["actor"],
+                reason.label,
+                payload.get("comment"),
+                moved.to_stage,
+                payload["waited_seconds"],
+            )
+        return self._post(claimed, self.runtime.config.marketing.channel, message)
+
+    # --- Slack ------------------------------------------------------------------------------
+
+    def _post(self, claimed: Claimed, channel: str, message: dict[str, Any]) -> Posted:
+        if claimed.attempts > 1:
+            found = self._already_posted(claimed, channel)
+            if found:
+                return found
+        metadata = {
+            "event_type": ids.METADATA_PREFIX + claimed.kind,
+            "event_payload": {"outbox_id": claimed.id, "lead_id": claimed.lead_id or 0},
+        }
+        response = self._call("chat_postMessage", channel=channel, metadata=metadata, **message)
+        return Posted(str(response["channel"]), str(response["ts"]))
+
+    def _already_posted(self, claimed: Claimed, channel: str) -> Posted | None:
+        """A previous attempt may have posted before we could record it: look for our metadata."""
+        oldest = f"{claimed.created_at.timestamp() - 60:.6f}"
+        cursor = None
+        for _ in range(20):  # at most 20 pages of 200 messages
+            response = self._call(
+                "conversations_history",
+                channel=channel,
+                oldest=oldest,
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in response.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("outbox_id") == claimed.id:
+                    return Posted(channel, str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
+
+    def _call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            retry_after = exc.response.headers.get("Retry-After") if exc.response else None
+            error = exc.response.get("error") if exc.response else str(exc)
+            raise Undeliverable(
+                f"{method}: {error}", float(retry_after) if retry_after else None
+            ) from exc
+        except (SlackClientError, OSError) as exc:  # connection refused, timeouts, TLS
+            raise Undeliverable(f"{method}: {exc.__class__.__name__}: {exc}") from exc
+
+
+class NotifierWorker:
+    """Drains the outbox in a background thread: woken right after a commit that added rows,
+    and every ``interval`` seconds for retries that came due."""
+
+    def __init__(self, notifier: Notifier, interval: float = 5.0) -> None:
+        self.notifier = notifier
+        self.interval = interval
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="leadbot-notifier", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._wake.wait(self.interval)
+            self._wake.clear()
+            if self._stop.is_set():
+                break
+            try:
+                self.notifier.drain()
+            except Exception:  # the loop must outlive a database hiccup; the row stays queued
+                log.exception("outbox drain failed; will try again")

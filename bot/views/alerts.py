@@ -1,0 +1,220 @@
+"""The MQL/PQL alert, the Reject modal and marketing's handoff notes. Pure: dict in, dict out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    ButtonElement,
+    ContextBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    SectionBlock,
+    StaticSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.views import ids
+from bot.views.text import clip, duration, esc, mention, points
+
+STAGE_LABEL = {
+    "mql": "MQL",
+    "pql": "PQL",
+    "sal": "SAL",
+    "sql": "SQL",
+    "sqo": "SQO",
+    "nurture": "nurture",
+    "unqualified": "unqualified",
+    "lead": "lead",
+}
+
+
+@dataclass
+class LeadCard:
+    """What a message about a lead shows; built from the database by the notifier."""
+
+    id: int
+    email: str
+    name: str
+    title: str | None = None
+    company: str | None = None
+    company_size: int | None = None
+    country: str | None = None
+    source: str | None = None
+    stage: str = "mql"
+    team: str | None = None
+    grade: str = "D"
+    fit: float = 0
+    engagement: float = 0
+    product: float = 0
+    reasons: Sequence[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Status:
+    """How the alert's story went on: who moved the lead where, after how long, and why."""
+
+    stage: str
+    actor: str
+    after_seconds: float | None = None
+    reason: str | None = None
+
+
+def who_line(card: LeadCard) -> str:
+    who = f"*{esc(clip(card.name, 120))}*"
+    if card.title:
+        who += f", {esc(clip(card.title, 120))}"
+    if card.company:
+        who += f" at *{esc(clip(card.company, 120))}*"
+    details = [f"{card.company_size:,} employees" if card.company_size else None, card.country]
+    extra = " · ".join(part for part in details if part)
+    return who + (f" ({extra})" if extra else "")
+
+
+def score_line(card: LeadCard) -> str:
+    parts = [f"Grade *{card.grade}* (fit {card.fit:.0f})", f"engagement *{card.engagement:.0f}*"]
+    if card.product:
+        parts.append(f"product *{card.product:.0f}*")
+    parts.append(f"source {esc(clip(card.source, 60))}" if card.source else "source unknown")
+    return " · ".join(parts)
+
+
+def reasons_line(card: LeadCard, top: int = 3) -> str:
+    lines = [
+        f"• {esc(clip(str(r['rule']), 150))} ({points(float(r['points']))})"
+        for r in list(card.reasons)[:top]
+    ]
+    return "\n".join(lines) if lines else "• no scoring reasons recorded"
+
+
+def status_text(status: Status) -> str:
+    after = f" after {duration(status.after_seconds)}" if status.after_seconds is not None else ""
+    who = mention(status.actor)
+    reason = f": {esc(clip(status.reason, 300))}" if status.reason else ""
+    match status.stage:
+        case "sal":
+            return f":white_check_mark: Accepted by {who}{after}"
+        case "nurture":
+            return f":seedling: Sent to nurture by {who}{after}{reason}"
+        case "unqualified":
+            return f":no_entry: Disqualified by {who}{after}{reason}"
+        case "sql":
+            return f":clipboard: Qualified (SQL) by {who}"
+        case "sqo":
+            return f":moneybag: Opportunity recorded (SQO) by {who}"
+        case "mql" | "pql":
+            return f":arrows_counterclockwise: Qualified again ({STAGE_LABEL[status.stage]})"
+    return f"Now {STAGE_LABEL.get(status.stage, status.stage)} ({who})"
+
+
+def lead_alert(
+    card: LeadCard, kind: str, status: Status | None = None, *, unrouted: bool = False
+) -> dict[str, Any]:
+    """The alert for a lead that became ``kind`` (mql or pql): buttons while it waits for sales,
+    a status line once somebody acted."""
+    label = STAGE_LABEL.get(kind, kind.upper())
+    headline = f":rotating_light: New {label}" + (
+        " (no team matched: unrouted)" if unrouted else ""
+    )
+    blocks: list[Any] = [
+        SectionBlock(block_id="who", text=MarkdownTextObject(text=f"{headline}\n{who_line(card)}")),
+        ContextBlock(block_id="score", elements=[MarkdownTextObject(text=score_line(card))]),
+        SectionBlock(block_id="why", text=MarkdownTextObject(text=reasons_line(card))),
+    ]
+    if status is None:
+        value = str(card.id)
+        blocks.append(
+            ActionsBlock(
+                block_id="handoff",
+                elements=[
+                    ButtonElement(
+                        text="Accept", action_id=ids.ACCEPT, value=value, style="primary"
+                    ),
+                    ButtonElement(text="Reject", action_id=ids.REJECT, value=value, style="danger"),
+                ],
+            )
+        )
+    else:
+        blocks.append(
+            ContextBlock(block_id="status", elements=[MarkdownTextObject(text=status_text(status))])
+        )
+    text = f"New {label}: {esc(card.name)}" + (f" ({esc(card.company)})" if card.company else "")
+    text += f", grade {card.grade}, engagement {card.engagement:.0f}"
+    return {"text": clip(text, 3000), "blocks": [block.to_dict() for block in blocks]}
+
+
+def reject_modal(
+    lead_id: int, name: str, reasons: Sequence[tuple[str, str]], *, channel: str = "", ts: str = ""
+) -> dict[str, Any]:
+    """The Reject modal: a required reason from the fixed list and an optional comment."""
+    view = View(
+        type="modal",
+        callback_id=ids.REJECT_VIEW,
+        title="Reject lead",
+        submit="Reject",
+        close="Cancel",
+        private_metadata=f"{lead_id}|{channel}|{ts}",
+        blocks=[
+            SectionBlock(
+                text=MarkdownTextObject(text=f"Why is *{esc(clip(name, 200))}* not for sales?")
+            ),
+            InputBlock(
+                block_id=ids.REJECT_REASON,
+                label="Reason",
+                element=StaticSelectElement(
+                    action_id=ids.REJECT_REASON,
+                    placeholder="Choose a reason",
+                    options=[Option(value=code, label=label) for code, label in reasons],
+                ),
+            ),
+            InputBlock(
+                block_id=ids.REJECT_COMMENT,
+                label="Comment for marketing",
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=ids.REJECT_COMMENT,
+                    multiline=True,
+                    max_length=2000,
+                    placeholder="What should marketing know?",
+                ),
+            ),
+        ],
+    )
+    return view.to_dict()
+
+
+def marketing_accepted(card: LeadCard, actor: str, waited_seconds: float) -> dict[str, Any]:
+    text = (
+        f":white_check_mark: {mention(actor)} accepted {who_line(card)} "
+        f"after {duration(waited_seconds)} (team {esc(card.team or 'none')})."
+    )
+    return {
+        "text": clip(f"Accepted: {card.name}", 3000),
+        "blocks": [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))).to_dict()],
+    }
+
+
+def marketing_rejected(
+    card: LeadCard,
+    actor: str,
+    reason_label: str,
+    comment: str | None,
+    to_stage: str,
+    waited_seconds: float,
+) -> dict[str, Any]:
+    lines = [
+        f":leftwards_arrow_with_hook: {mention(actor)} rejected {who_line(card)} "
+        f"after {duration(waited_seconds)}.",
+        f"*Reason:* {esc(reason_label)} → now *{STAGE_LABEL.get(to_stage, to_stage)}*",
+    ]
+    if comment:
+        lines.append(f"*Comment:* {esc(clip(comment, 2000))}")
+    return {
+        "text": clip(f"Rejected: {card.name} ({reason_label})", 3000),
+        "blocks": [SectionBlock(text=MarkdownTextObject(text="\n".join(lines))).to_dict()],
+    }

@@ -1,0 +1,39 @@
+"""Small text helpers for Block Kit: escaping, truncation, durations, mentions."""
+
+from __future__ import annotations
+
+
+def esc(text: object) -> str:
+    """Escape the three characters Slack's mrkdwn treats as control characters."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def mention(user: str | None) -> str:
+    if not user:
+        return "nobody"
+    return "leadbot" if user == "system" else f"<@{user}>"
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: ``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``."""
+    seconds = max(0, int(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def points(value: float) -> str:
+    rounded = round(value, 1)
+    text = f"{rounded:+g}"
+    return text

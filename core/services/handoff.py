@@ -1,0 +1,175 @@
+"""The handoff from marketing to sales: Accept makes an MQL/PQL a SAL owned by the clicker,
+Reject sends it to nurture or unqualified with a reason and tells marketing why."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core import access
+from core.config import WorkspaceConfig
+from core.lifecycle import QUALIFIED, Stage
+from core.models import Lead, Outbox, StageTransition
+from core.services.stages import Conflict, latest_transition, transition
+
+
+@dataclass(frozen=True)
+class RejectReason:
+    code: str
+    label: str
+    stage: Stage
+
+
+#: The fixed list of reasons in the Reject modal, and where each sends the lead.
+REJECT_REASONS: tuple[RejectReason, ...] = (
+    RejectReason("not_ready", "Not ready yet", Stage.NURTURE),
+    RejectReason("no_budget", "No budget yet", Stage.NURTURE),
+    RejectReason("bad_fit", "Bad fit", Stage.UNQUALIFIED),
+    RejectReason("competitor", "Competitor", Stage.UNQUALIFIED),
+    RejectReason("student", "Student or personal", Stage.UNQUALIFIED),
+    RejectReason("spam", "Spam or fake", Stage.UNQUALIFIED),
+    RejectReason("duplicate", "Duplicate", Stage.UNQUALIFIED),
+    RejectReason("wrong_contact", "Wrong contact data", Stage.UNQUALIFIED),
+)
+REASONS_BY_CODE = {reason.code: reason for reason in REJECT_REASONS}
+MAX_COMMENT = 2000
+
+
+class Refused(Exception):
+    """The user may not do this, or the input is wrong; the message is for the user."""
+
+
+class UnknownLead(Refused):
+    pass
+
+
+def get_lead(session: Session, lead_id: int, *, lock: bool = False) -> Lead:
+    query = select(Lead).where(Lead.id == lead_id)
+    lead = session.scalars(query.with_for_update() if lock else query).first()
+    if lead is None:
+        raise UnknownLead(f"There is no lead with id {lead_id}.")
+    return lead
+
+
+def stage_entry(session: Session, lead: Lead) -> StageTransition | None:
+    """The transition that put the lead in its current stage."""
+    return session.scalars(
+        select(StageTransition)
+        .where(StageTransition.lead_id == lead.id, StageTransition.to_stage == lead.stage)
+        .order_by(StageTransition.at.desc(), StageTransition.id.desc())
+        .limit(1)
+    ).first()
+
+
+def notify(session: Session, kind: str, lead: Lead, now: datetime, **payload: Any) -> None:
+    session.add(
+        Outbox(
+            kind=kind,
+            lead_id=lead.id,
+            payload=payload,
+            created_at=now,
+            next_attempt_at=now,
+            attempts=0,
+        )
+    )
+
+
+def _waited(session: Session, lead: Lead, now: datetime) -> int:
+    entry = stage_entry(session, lead)
+    start = entry.at if entry else lead.stage_changed_at
+    return max(0, int((now - start).total_seconds()))
+
+
+def accept(
+    session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig, now: datetime
+) -> StageTransition:
+    """Make the lead a SAL owned by ``actor``. An unrouted lead joins the accepter's team."""
+    lead = get_lead(session, lead_id, lock=True)
+    if not access.can_handle_alert(config, actor, lead.team):
+        raise Refused(access.refusal("accepting this lead", f"the {lead.team or 'sales'} team"))
+    waited = _waited(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
+    team = lead.team or access.sales_teams(config, actor)[0].name
+    moved = transition(
+        session,
+        lead,
+        Stage.SAL,
+        actor=actor,
+        now=now,
+        reason="accepted",
+        owner=actor,
+        team=team,
+        expect=QUALIFIED,
+    )
+    notify(session, "alert_refresh", lead, now)
+    notify(
+        session,
+        "marketing_accepted",
+        lead,
+        now,
+        actor=actor,
+        waited_seconds=waited,
+        transition_id=moved.id,
+    )
+    return moved
+
+
+def check_can_reject(
+    session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig
+) -> Lead:
+    """Before the Reject modal opens: the lead exists, is still waiting, and ``actor`` may act."""
+    lead = get_lead(session, lead_id)
+    if not access.can_handle_alert(config, actor, lead.team):
+        raise Refused(access.refusal("rejecting this lead", f"the {lead.team or 'sales'} team"))
+    if Stage(lead.stage) not in QUALIFIED:
+        raise Refused(str(Conflict(lead, latest_transition(session, lead.id))))
+    return lead
+
+
+def reject(
+    session: Session,
+    lead_id: int,
+    *,
+    actor: str,
+    reason: str,
+    comment: str | None,
+    config: WorkspaceConfig,
+    now: datetime,
+) -> StageTransition:
+    """Send the lead to nurture or unqualified by ``reason`` and tell marketing."""
+    chosen = REASONS_BY_CODE.get(reason)
+    if chosen is None:
+        raise Refused(f"Unknown reason {reason!r}.")
+    comment = (comment or "").strip() or None
+    if comment and len(comment) > MAX_COMMENT:
+        raise Refused(f"The comment is limited to {MAX_COMMENT} characters.")
+    lead = get_lead(session, lead_id, lock=True)
+    if not access.can_handle_alert(config, actor, lead.team):
+        raise Refused(access.refusal("rejecting this lead", f"the {lead.team or 'sales'} team"))
+    waited = _waited(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
+    text = chosen.label + (f": {comment}" if comment else "")
+    moved = transition(
+        session,
+        lead,
+        chosen.stage,
+        actor=actor,
+        now=now,
+        reason=text,
+        expect=QUALIFIED,
+    )
+    notify(session, "alert_refresh", lead, now)
+    notify(
+        session,
+        "marketing_rejected",
+        lead,
+        now,
+        actor=actor,
+        reason=chosen.code,
+        comment=comment,
+        waited_seconds=waited,
+        transition_id=moved.id,
+    )
+    return moved
