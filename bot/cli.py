@@ -90,19 +90,64 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.server import create_app
+    from bot.server import build_slack, create_app
     from core.migrate import upgrade
 
     env = settings()
+    require(env.slack_bot_token, "SLACK_BOT_TOKEN")
+    if args.socket_mode:
+        require(env.slack_app_token, "SLACK_APP_TOKEN")
+    else:
+        require(env.slack_signing_secret, "SLACK_SIGNING_SECRET")
     config = workspace()
     upgrade(env.database_url)
     runtime = Runtime(settings=env, config=config, db=Database(env.database_url))
-    app = create_app(runtime)
+    slack = build_slack(runtime)
+    app = create_app(runtime, slack)
+    if args.socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        SocketModeHandler(slack.bolt, env.slack_app_token).connect()
     host = args.host or env.host
     port = args.port or env.port
-    print(f"leadbot listening on http://{host}:{port}", flush=True)
+    mode = "Socket Mode" if args.socket_mode else f"http://{host}:{port}/slack/events"
+    print(f"leadbot listening on http://{host}:{port} (Slack: {mode})", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     return 0
+
+
+def require(value: str | None, name: str) -> None:
+    if not value:
+        raise UsageError(f"{name} is not set (see the README's configuration table)")
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from bot.server import build_slack
+
+    env = settings()
+    require(env.slack_bot_token, "SLACK_BOT_TOKEN")
+    at = utcnow()
+    if args.at:
+        try:
+            at = datetime.fromisoformat(args.at)
+        except ValueError as exc:
+            raise UsageError(f"--at {args.at!r} is not an ISO-8601 time") from exc
+        if at.tzinfo is None:
+            raise UsageError(f"--at {args.at!r} needs a UTC offset, like 2026-11-23T09:00:00+01:00")
+    config = workspace()
+    db = Database(env.database_url)
+    try:
+        runtime = Runtime(settings=env, config=config, db=db, clock=lambda: at)
+        slack = build_slack(runtime, verify_token=False)
+        report = slack.notifier.drain()
+        print(f"outbox: sent {report.sent}, failed {report.failed}")
+        for line in report.errors:
+            print(f"  {line}", file=sys.stderr)
+    finally:
+        db.dispose()
+    return 1 if report.failed else 0
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:
@@ -216,7 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the bot: Slack endpoint, intake API, scheduler")
     serve.add_argument("--host", help="address to listen on (default $LEADBOT_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default $LEADBOT_PORT or 3000)")
+    serve.add_argument(
+        "--socket-mode", action="store_true", help="take Slack's requests over Socket Mode"
+    )
+    serve.add_argument(
+        "--no-scheduler", action="store_true", help="do not run the scheduled jobs here"
+    )
     serve.set_defaults(func=cmd_serve)
+
+    jobs = commands.add_parser("jobs", help="scheduled jobs")
+    job_actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    run = job_actions.add_parser("run", help="run one job once")
+    run.add_argument("name", choices=["outbox"], help="the job")
+    run.add_argument("--at", help="run as if the clock read this ISO-8601 time (with offset)")
+    run.set_defaults(func=cmd_jobs_run)
 
     keys = commands.add_parser("api-key", help="intake API keys")
     key_actions = keys.add_subparsers(dest="action", metavar="ACTION", required=True)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -10,11 +13,16 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from slack_bolt import App
+from slack_sdk import WebClient
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import api
+from bot.app import build_app
 from bot.metrics import Metrics
+from bot.notifier import Notifier, NotifierWorker
 from bot.runtime import Runtime
+from bot.slack_http import build_web_client, mount_slack
 from core.config import key_path
 
 MAX_BODY = 1024 * 1024
@@ -70,8 +78,41 @@ def _readable(errors: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+@dataclass
+class SlackSide:
+    """Everything that talks to Slack: the Web API client, the Bolt app, the outbox worker."""
+
+    client: WebClient
+    bolt: App
+    notifier: Notifier
+    worker: NotifierWorker
+
+
+def build_slack(runtime: Runtime, *, verify_token: bool = True) -> SlackSide:
+    token = runtime.settings.slack_bot_token
+    if not token:
+        raise ValueError("SLACK_BOT_TOKEN is not set")
+    client = build_web_client(token, runtime.settings.slack_api_url)
+    notifier = Notifier(runtime, client)
+    worker = NotifierWorker(notifier)
+    runtime.outbox_listeners.append(worker.wake)
+    return SlackSide(
+        client, build_app(runtime, client, verify_token=verify_token), notifier, worker
+    )
+
+
+def create_app(runtime: Runtime, slack: SlackSide | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if slack:
+            slack.worker.start()
+            slack.worker.wake()  # whatever was queued while we were down
+        yield
+        if slack:
+            slack.worker.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="leadbot",
         version="1.0",
         description="Intake API for leadbot: leads and behavioural events from marketing systems. "
@@ -115,5 +156,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         )
 
     app.include_router(api.router)
+    if slack:
+        mount_slack(app, slack.bolt)
     app.add_middleware(BodyLimit)
     return app

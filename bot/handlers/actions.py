@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.runtime import Runtime
@@ -17,16 +17,14 @@ from core.services.stages import Conflict
 Body = dict[str, Any]
 
 
-def tell(client: WebClient, body: Body, text: str) -> None:
-    """An ephemeral note to the clicker, where they clicked."""
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-        "channel_id"
-    )
-    user = body["user"]["id"]
-    if channel:
-        client.chat_postEphemeral(channel=channel, user=user, text=text)
-    else:  # a button in App Home or a DM view: answer in the user's DM
-        client.chat_postMessage(channel=user, text=text)
+def tell(respond: Respond, client: WebClient, body: Body, text: str) -> None:
+    """A note only the clicker sees. Through the click's response_url when there is one (it
+    works in channels the user is not a member of, where chat.postEphemeral would not), else
+    in the user's DM (a button in App Home)."""
+    if body.get("response_url"):
+        respond(text=text, response_type="ephemeral", replace_original=False)
+    else:
+        client.chat_postMessage(channel=body["user"]["id"], text=text)
 
 
 def lead_id_of(body: Body) -> int:
@@ -35,7 +33,7 @@ def lead_id_of(body: Body) -> int:
 
 def register(app: App, runtime: Runtime) -> None:
     @app.action(ids.ACCEPT)
-    def on_accept(ack: Ack, body: Body, client: WebClient) -> None:
+    def on_accept(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
         ack()
         try:
             with runtime.db.transaction() as session:
@@ -47,12 +45,12 @@ def register(app: App, runtime: Runtime) -> None:
                     now=runtime.now(),
                 )
         except (handoff.Refused, Conflict, IllegalTransition) as refusal:
-            tell(client, body, str(refusal))
+            tell(respond, client, body, str(refusal))
             return
         runtime.outbox_changed()
 
     @app.action(ids.REJECT)
-    def on_reject(ack: Ack, body: Body, client: WebClient) -> None:
+    def on_reject(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
         ack()
         lead_id = lead_id_of(body)
         try:
@@ -62,7 +60,7 @@ def register(app: App, runtime: Runtime) -> None:
                 )
                 name = lead.full_name
         except handoff.Refused as refusal:
-            tell(client, body, str(refusal))
+            tell(respond, client, body, str(refusal))
             return
         reasons = [(reason.code, reason.label) for reason in handoff.REJECT_REASONS]
         container = body.get("container") or {}
