@@ -12,6 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.sandbox import SlackEmulator
+from bot.sandbox.seed import seed_from_config
+from core.config import load_config
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -26,6 +30,7 @@ class Served:
     url: str
     env: dict[str, str]
     process: subprocess.Popen[str]
+    emulator: SlackEmulator
 
     def leadbot(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -39,17 +44,20 @@ class Served:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[Served]:
-    """`leadbot serve` as a subprocess on a free port, SQLite in tmp_path."""
+def served(tmp_path: Path, slack_emulator: SlackEmulator) -> Iterator[Served]:
+    """`leadbot serve` as a subprocess on a free port, SQLite in tmp_path, Slack emulated."""
+    seed_from_config(slack_emulator, load_config(ROOT / "leadbot.example.toml"))
     port = free_port()
     env = {
         **os.environ,
         "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
         "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
         "LEADBOT_PORT": str(port),
+        "SLACK_BOT_TOKEN": slack_emulator.bot_token,
+        "SLACK_SIGNING_SECRET": slack_emulator.signing_secret,
+        "LEADBOT_SLACK_API_URL": slack_emulator.api_url,
     }
-    for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN"):
-        env.pop(name, None)
+    env.pop("SLACK_APP_TOKEN", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "serve"],
         env=env,
@@ -74,7 +82,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
             process.kill()
             pytest.fail("leadbot serve did not answer /healthz within 30 s")
         time.sleep(0.1)
-    yield Served(url, env, process)
+    yield Served(url, env, process, slack_emulator)
     process.terminate()
     try:
         process.wait(10)

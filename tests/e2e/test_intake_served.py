@@ -71,6 +71,8 @@ def test_serve_refuses_a_broken_config_before_starting(tmp_path):
         **os.environ,
         "LEADBOT_CONFIG": str(bad),
         "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}",
+        "SLACK_BOT_TOKEN": "xoxb-test",
+        "SLACK_SIGNING_SECRET": "secret",
     }
     result = subprocess.run(
         [sys.executable, "-m", "bot", "serve"], capture_output=True, text=True, env=env, timeout=60

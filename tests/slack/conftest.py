@@ -134,3 +134,10 @@ def bot(
                 yield Bot(runtime, side, slack_emulator, driver, api, server.url)
         finally:
             driver.close()
+    # Every message and modal the bot sent passed the emulator's Block Kit checks.
+    refused = [
+        (c.method, c.response)
+        for c in slack_emulator.calls()
+        if (c.response or {}).get("error") in ("invalid_blocks", "invalid_arguments")
+    ]
+    assert refused == []

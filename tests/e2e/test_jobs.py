@@ -1,0 +1,64 @@
+"""`leadbot jobs run outbox` delivers what is queued, once, as a cron job would."""
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.sandbox.seed import seed_from_config
+from core.config import load_config
+from core.db import Database
+from core.migrate import upgrade
+from core.schemas import EventIn, LeadIn
+from core.services.intake import record_events, upsert_lead
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_jobs_run_outbox(tmp_path, slack_emulator):
+    config = load_config(ROOT / "leadbot.example.toml")
+    seed_from_config(slack_emulator, config)
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    upgrade(url)
+    db = Database(url)
+    with db.transaction() as session:
+        upsert_lead(
+            session,
+            LeadIn(email="cto@acme.de", title="Chief Technology Officer"),
+            config=config,
+            now=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        )
+        record_events(
+            session,
+            [EventIn(email="cto@acme.de", type="demo_request")],
+            config=config,
+            now=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        )
+    db.dispose()
+    env = {
+        **os.environ,
+        "LEADBOT_DATABASE_URL": url,
+        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
+        "SLACK_BOT_TOKEN": slack_emulator.bot_token,
+        "LEADBOT_SLACK_API_URL": slack_emulator.api_url,
+    }
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "jobs", "run", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    first = run("outbox", "--at", "2026-11-23T09:00:05+00:00")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "outbox: sent 1, failed 0"
+    assert len(slack_emulator.messages("C0NA")) == 1  # no country: the default team
+    again = run("outbox")
+    assert again.stdout.strip() == "outbox: sent 0, failed 0"
+    assert len(slack_emulator.messages("C0NA")) == 1
+    bad = run("outbox", "--at", "tomorrow")
+    assert bad.returncode == 2 and "--at 'tomorrow' is not an ISO-8601 time" in bad.stderr
