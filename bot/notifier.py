@@ -26,9 +26,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
+from bot.present import card_of
 from bot.runtime import Runtime
 from bot.views import ids
-from bot.views.alerts import LeadCard, Status, lead_alert, marketing_accepted, marketing_rejected
+from bot.views.alerts import Status, lead_alert, marketing_accepted, marketing_rejected
 from core.lifecycle import QUALIFIED, Stage
 from core.models import Lead, Outbox, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE
@@ -75,26 +76,6 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     if retry_after is not None:
         return timedelta(seconds=max(1.0, retry_after))
     return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, attempts - 1)))
-
-
-def card_of(lead: Lead) -> LeadCard:
-    return LeadCard(
-        id=lead.id,
-        email=lead.email,
-        name=lead.full_name,
-        title=lead.title,
-        company=lead.company,
-        company_size=lead.company_size,
-        country=lead.country,
-        source=lead.source,
-        stage=lead.stage,
-        team=lead.team,
-        grade=lead.grade,
-        fit=lead.fit,
-        engagement=lead.engagement,
-        product=lead.product,
-        reasons=lead.score_reasons or [],
-    )
 
 
 def alert_status(session: Session, lead: Lead, alert: StageTransition) -> Status | None:

@@ -15,3 +15,8 @@ QUALIFY = "lead_qualify"  # opens the BANT modal
 OPPORTUNITY = "lead_opportunity"  # opens the opportunity modal
 NURTURE = "lead_nurture"  # sends the lead to nurture (owner or manager)
 SNOOZE = "lead_snooze"  # moves the lead's next reminder by one business day
+
+# Modals (callback_id); their inputs use the same string for block_id and action_id.
+BANT_VIEW = "lead_bant_submit"
+OPPORTUNITY_VIEW = "lead_opportunity_submit"
+ASSIGN_VIEW = "lead_assign_submit"

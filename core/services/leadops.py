@@ -1,0 +1,131 @@
+"""What people do with leads from Slack besides the handoff: find them, nurture or disqualify
+them, assign them, list their own."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from core import access
+from core.config import WorkspaceConfig
+from core.lifecycle import OPEN, QUALIFIED, Stage
+from core.models import Lead
+from core.schemas import MAX_DB_ID
+from core.services.handoff import Refused, UnknownLead, get_lead, notify
+from core.services.stages import transition
+
+LOOKUP_LIMIT = 5
+
+
+def find_lead(session: Session, ref: str) -> Lead:
+    """LEAD as people type it: an id (``42`` or ``#42``) or an e-mail address."""
+    text = ref.strip().strip("<>")
+    if text.lower().startswith("mailto:"):  # Slack may auto-link an address: <mailto:a@b|a@b>
+        text = text.split("|")[-1]
+    digits = text.removeprefix("#")
+    if digits.isdigit() and 0 < int(digits) <= MAX_DB_ID:
+        return get_lead(session, int(digits))
+    if "@" in text:
+        lead = session.scalars(select(Lead).where(Lead.email == text.lower())).first()
+        if lead:
+            return lead
+    raise UnknownLead(f"No lead matches {ref.strip()!r} (give an id like 42 or an e-mail address).")
+
+
+@dataclass
+class Found:
+    leads: list[Lead]
+    more: int
+
+
+def lookup(session: Session, query: str, limit: int = LOOKUP_LIMIT) -> Found:
+    """Exact e-mail or id; else case-insensitive prefix of company or name (first ``limit``)."""
+    text = query.strip()
+    try:
+        return Found([find_lead(session, text)], 0)
+    except UnknownLead:
+        pass
+    prefix = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    condition = or_(
+        Lead.company_key.like(prefix, escape="\\"),
+        Lead.name_key.like(prefix, escape="\\"),
+        Lead.last_name.ilike(prefix, escape="\\"),
+    )
+    leads = list(session.scalars(
+        select(Lead).where(condition).order_by(Lead.updated_at.desc(), Lead.id.desc()).limit(limit)
+    ))
+    total = session.scalar(select(func.count()).select_from(Lead).where(condition)) or 0
+    return Found(leads, max(0, total - len(leads)))
+
+
+def park(
+    session: Session,
+    lead_id: int,
+    to: Stage,
+    *,
+    actor: str,
+    reason: str | None,
+    config: WorkspaceConfig,
+    now: datetime,
+) -> Lead:
+    """``/lead nurture`` and ``/lead disqualify``: the owner or a manager of the team."""
+    lead = get_lead(session, lead_id, lock=True)
+    what = "sending this lead to nurture" if to is Stage.NURTURE else "disqualifying this lead"
+    if not access.can_work_lead(config, actor, lead.owner, lead.team):
+        raise Refused(access.refusal(what, "the lead's owner or a manager of its team"))
+    text = (reason or "").strip()[:500] or ("nurture" if to is Stage.NURTURE else "disqualified")
+    transition(session, lead, to, actor=actor, now=now, reason=text)
+    notify(session, "alert_refresh", lead, now)
+    return lead
+
+
+def assign(
+    session: Session,
+    lead_id: int,
+    new_owner: str,
+    *,
+    actor: str,
+    config: WorkspaceConfig,
+    now: datetime,
+) -> Lead:
+    """Managers give a lead to a rep of the team. A waiting MQL/PQL becomes their SAL; an open
+    lead changes hands. The new owner gets a DM."""
+    lead = get_lead(session, lead_id, lock=True)
+    if lead.team is None:
+        allowed = config.is_manager(actor)
+        teams = [t for t in access.sales_teams(config, new_owner) if actor in t.managers]
+    else:
+        allowed = access.is_team_manager(config, actor, lead.team)
+        teams = [t for t in access.sales_teams(config, new_owner) if t.name == lead.team]
+    if not allowed:
+        raise Refused(access.refusal("assigning leads", f"managers of the {lead.team or 'sales'} team"))
+    if not teams:
+        raise Refused(f"<@{new_owner}> is not a rep or manager of the {lead.team or 'your'} team.")
+    stage = Stage(lead.stage)
+    if stage in QUALIFIED:
+        transition(session, lead, Stage.SAL, actor=actor, now=now, reason=f"assigned to <@{new_owner}>",
+                   owner=new_owner, team=teams[0].name)
+    elif stage in OPEN:
+        if lead.owner == new_owner:
+            raise Refused(f"The lead is already <@{new_owner}>'s.")
+        lead.owner = new_owner
+        lead.updated_at = now
+        lead.version += 1
+    else:
+        raise Refused(f"The lead is {stage.value}, so there is nothing to assign.")
+    notify(session, "alert_refresh", lead, now)
+    notify(session, "assigned_dm", lead, now, owner=new_owner, actor=actor)
+    session.flush()
+    return lead
+
+
+def mine(session: Session, user: str) -> list[Lead]:
+    """The user's open leads, by stage (SAL first), oldest in the stage first."""
+    order = {Stage.SAL.value: 0, Stage.SQL.value: 1, Stage.MQL.value: 2, Stage.PQL.value: 3}
+    leads = session.scalars(
+        select(Lead).where(Lead.owner == user, Lead.stage.in_([s.value for s in OPEN]))
+    ).all()
+    return sorted(leads, key=lambda lead: (order.get(lead.stage, 9), lead.stage_changed_at, lead.id))
