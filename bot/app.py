@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import actions, views
+from bot.handlers import actions, commands, home, views
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -25,7 +25,11 @@ def build_app(runtime: Runtime, client: WebClient, *, verify_token: bool = True)
         request_verification_enabled=runtime.settings.slack_signing_secret is not None,
     )
     actions.register(app, runtime)
+    actions.register_lead_buttons(app, runtime)
     views.register(app, runtime)
+    views.register_lead_forms(app, runtime)
+    commands.register(app, runtime)
+    home.register(app, runtime)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

@@ -7,11 +7,12 @@ from typing import Any
 from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
+from bot.handlers import modals
 from bot.runtime import Runtime
 from bot.views import ids
 from bot.views.alerts import reject_modal
-from core.lifecycle import IllegalTransition
-from core.services import handoff
+from core.lifecycle import IllegalTransition, Stage
+from core.services import handoff, leadops
 from core.services.stages import Conflict
 
 Body = dict[str, Any]
@@ -74,3 +75,44 @@ def register(app: App, runtime: Runtime) -> None:
                 ts=container.get("message_ts", ""),
             ),
         )
+
+
+def register_lead_buttons(app: App, runtime: Runtime) -> None:
+    """Qualify, Opportunity, Assign, Nurture: on lookup cards, App Home and reminders."""
+
+    def opener(open_modal):  # type: ignore[no-untyped-def]
+        def on_click(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
+            ack()
+            try:
+                open_modal(
+                    client, body["trigger_id"], runtime, lead_id_of(body), body["user"]["id"]
+                )
+            except (handoff.Refused, IllegalTransition) as refusal:
+                tell(respond, client, body, str(refusal))
+
+        return on_click
+
+    app.action(ids.QUALIFY)(opener(modals.open_bant))
+    app.action(ids.OPPORTUNITY)(opener(modals.open_opportunity))
+    app.action(ids.ASSIGN)(opener(modals.open_assign))
+
+    @app.action(ids.NURTURE)
+    def on_nurture(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
+        ack()
+        try:
+            with runtime.db.transaction() as session:
+                lead = leadops.park(
+                    session,
+                    lead_id_of(body),
+                    Stage.NURTURE,
+                    actor=body["user"]["id"],
+                    reason="sent to nurture from Slack",
+                    config=runtime.config,
+                    now=runtime.now(),
+                )
+                label = f"#{lead.id} {lead.full_name}"
+        except (handoff.Refused, Conflict, IllegalTransition) as refusal:
+            tell(respond, client, body, str(refusal))
+            return
+        runtime.outbox_changed()
+        tell(respond, client, body, f"{label} is now in nurture.")

@@ -1,0 +1,189 @@
+"""`/lead`: one slash command, many subcommands. Replies are ephemeral (Slack's default for a
+command's response); a bad or missing argument gets that subcommand's usage."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import Ack, App
+from slack_sdk import WebClient
+
+from bot.handlers import modals
+from bot.present import card_of, details_of
+from bot.runtime import Runtime
+from bot.views.cards import StatsView, lookup_reply, mine_reply, stats_reply, text_reply, usage
+from core import access
+from core.lifecycle import IllegalTransition, Stage
+from core.services import leadops, reports
+from core.services.handoff import Refused
+from core.services.stages import Conflict
+
+Command = dict[str, Any]
+MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
+PERIODS = {"7d": 7, "30d": 30, "90d": 90}
+REFUSALS = (Refused, Conflict, IllegalTransition)
+
+
+class Usage(Exception):
+    def __init__(self, subcommand: str, problem: str | None = None) -> None:
+        super().__init__(problem or subcommand)
+        self.subcommand = subcommand
+        self.problem = problem
+
+
+def register(app: App, runtime: Runtime) -> None:
+    handlers: dict[str, Callable[[Ack, Command, WebClient, list[str]], None]] = {}
+
+    def subcommand(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+        def add(handler: Callable[..., None]) -> Callable[..., None]:
+            handlers[name] = handler
+            return handler
+
+        return add
+
+    @app.command("/lead")
+    def on_lead(ack: Ack, command: Command, client: WebClient) -> None:
+        words = (command.get("text") or "").split()
+        name = words[0].lower() if words else "help"
+        handler = handlers.get(name)
+        if handler is None:
+            ack(**usage(None, f"I don't know `{name[:30]}`."))
+            return
+        try:
+            handler(ack, command, client, words[1:])
+        except Usage as exc:
+            ack(**usage(exc.subcommand, exc.problem))
+        except REFUSALS as refusal:
+            ack(**text_reply(str(refusal)))
+
+    @subcommand("help")
+    def on_help(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        ack(**usage())
+
+    @subcommand("lookup")
+    def on_lookup(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        user = command["user_id"]
+        if not access.can_look_up(runtime.config, user):
+            raise Refused(access.refusal("lookup", "sales reps, managers and marketing"))
+        if not args:
+            raise Usage("lookup", "What should I look for?")
+        query = " ".join(args)
+        with runtime.db.transaction() as session:
+            found = leadops.lookup(session, query)
+            details = [details_of(session, lead, user, runtime.config) for lead in found.leads]
+        ack(**lookup_reply(query, details, found.more, runtime.now()))
+
+    def lead_arg(args: list[str], name: str) -> int:
+        if not args:
+            raise Usage(name, "Which lead?")
+        with runtime.db.transaction() as session:
+            return leadops.find_lead(session, args[0]).id
+
+    @subcommand("qualify")
+    def on_qualify(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        lead_id = lead_arg(args, "qualify")
+        modals.open_bant(client, command["trigger_id"], runtime, lead_id, command["user_id"])
+        ack()
+
+    @subcommand("opportunity")
+    def on_opportunity(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        lead_id = lead_arg(args, "opportunity")
+        modals.open_opportunity(client, command["trigger_id"], runtime, lead_id, command["user_id"])
+        ack()
+
+    def park(ack: Ack, command: Command, args: list[str], to: Stage, name: str) -> None:
+        lead_id = lead_arg(args, name)
+        with runtime.db.transaction() as session:
+            lead = leadops.park(
+                session,
+                lead_id,
+                to,
+                actor=command["user_id"],
+                reason=" ".join(args[1:]) or None,
+                config=runtime.config,
+                now=runtime.now(),
+            )
+            label = f"#{lead.id} {lead.full_name}"
+        runtime.outbox_changed()
+        ack(**text_reply(f"{label} is now {to.value}."))
+
+    @subcommand("nurture")
+    def on_nurture(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        park(ack, command, args, Stage.NURTURE, "nurture")
+
+    @subcommand("disqualify")
+    def on_disqualify(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        park(ack, command, args, Stage.UNQUALIFIED, "disqualify")
+
+    @subcommand("assign")
+    def on_assign(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        if len(args) < 2:
+            raise Usage("assign", "Which lead, and to whom?")
+        match = MENTION.match(args[1])
+        if not match:
+            raise Usage("assign", f"{args[1][:40]} is not a person; mention them, like @name.")
+        owner = match.group(1) or match.group(2)
+        lead_id = lead_arg(args, "assign")
+        with runtime.db.transaction() as session:
+            lead = leadops.assign(
+                session,
+                lead_id,
+                owner,
+                actor=command["user_id"],
+                config=runtime.config,
+                now=runtime.now(),
+            )
+            label = f"#{lead.id} {lead.full_name}"
+        runtime.outbox_changed()
+        ack(**text_reply(f"{label} is now <@{owner}>'s ({lead.stage}). I let them know."))
+
+    @subcommand("mine")
+    def on_mine(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        user = command["user_id"]
+        if not access.can_look_up(runtime.config, user):
+            raise Refused(access.refusal("mine", "sales reps, managers and marketing"))
+        with runtime.db.transaction() as session:
+            rows = [(card_of(lead), lead.stage_changed_at) for lead in leadops.mine(session, user)]
+        ack(**mine_reply(rows, runtime.now()))
+
+    @subcommand("stats")
+    def on_stats(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        config = runtime.config
+        if not access.can_see_stats(config, command["user_id"]):
+            raise Refused(access.refusal("stats", "managers and marketing"))
+        team, days = None, 30
+        for word in args:
+            if word.lower() in PERIODS:
+                days = PERIODS[word.lower()]
+            elif config.team(word.lower()):
+                team = word.lower()
+            else:
+                names = ", ".join(t.name for t in config.teams)
+                raise Usage("stats", f"{word[:30]} is neither a team ({names}) nor 7d, 30d or 90d.")
+        now = runtime.now()
+        with runtime.db.transaction() as session:
+            funnel = reports.funnel(
+                session, config, since=now - timedelta(days=days), until=now, team=team
+            )
+        ack(
+            **stats_reply(
+                StatsView(
+                    title=f"Funnel, last {days} days"
+                    + (f", team {team}" if team else ", all teams"),
+                    entered=funnel.entered,
+                    qualified=funnel.qualified,
+                    conversions=[
+                        ("MQL→SAL", funnel.rate("sal", "qualified")),
+                        ("SAL→SQL", funnel.rate("sql", "sal")),
+                        ("SQL→SQO", funnel.rate("sqo", "sql")),
+                    ],
+                    median_accept=funnel.median_accept_seconds,
+                    breaches=len(funnel.breaches),
+                    rejections=funnel.top_rejections(),
+                    unrouted=funnel.unrouted,
+                )
+            )
+        )

@@ -1,0 +1,81 @@
+"""App Home: published whenever someone opens the tab."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt import App
+from slack_sdk import WebClient
+from sqlalchemy import select
+
+from bot.present import actions_for, card_of
+from bot.runtime import Runtime
+from bot.views import ids
+from bot.views.home import Home, HomeItem, home_view
+from core import access
+from core.lifecycle import QUALIFIED
+from core.models import Lead
+from core.services import leadops, reports
+from core.services.handoff import stage_entry
+
+
+def build_home(runtime: Runtime, user: str) -> dict[str, Any]:
+    config = runtime.config
+    now = runtime.now()
+    teams = access.sales_teams(config, user)
+    managed = [team.name for team in config.teams if user in team.managers]
+    home = Home(is_sales=bool(teams), is_manager=bool(managed), teams=managed)
+    if not teams:
+        return home_view(home, now)
+    with runtime.db.transaction() as session:
+        mine = []
+        for lead in leadops.mine(session, user):
+            primary = next(
+                (
+                    a
+                    for a in actions_for(config, user, lead)
+                    if a[0] in (ids.QUALIFY, ids.OPPORTUNITY)
+                ),
+                None,
+            )
+            mine.append(HomeItem(card_of(lead), lead.stage_changed_at, action=primary))
+        home.mine = mine
+        if managed:
+            waiting = session.scalars(
+                select(Lead)
+                .where(Lead.team.in_(managed), Lead.stage.in_([s.value for s in QUALIFIED]))
+                .order_by(Lead.stage_changed_at)
+                .limit(50)
+            ).all()
+            home.unaccepted = [
+                HomeItem(card_of(lead), lead.stage_changed_at, action=(ids.ASSIGN, "Assign"))
+                for lead in waiting
+            ]
+            breached: list[HomeItem] = []
+            for team in managed:
+                funnel = reports.funnel(
+                    session, config, since=now - timedelta(days=7), until=now, team=team
+                )
+                for lead_id in funnel.breaches:
+                    lead = session.get(Lead, lead_id)
+                    if lead is not None:
+                        entry = stage_entry(session, lead)
+                        breached.append(
+                            HomeItem(
+                                card_of(lead),
+                                entry.at if entry else lead.stage_changed_at,
+                                owner=lead.owner,
+                            )
+                        )
+            home.breaches = breached
+    return home_view(home, now)
+
+
+def register(app: App, runtime: Runtime) -> None:
+    @app.event("app_home_opened")
+    def on_home_opened(event: dict[str, Any], client: WebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        user = event["user"]
+        client.views_publish(user_id=user, view=build_home(runtime, user))
