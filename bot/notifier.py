@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, aliased
 from bot.present import card_of
 from bot.runtime import Runtime
 from bot.views import ids
-from bot.views.alerts import Status, lead_alert, marketing_accepted, marketing_rejected
+from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
 from core.lifecycle import QUALIFIED, Stage
 from core.models import Lead, Outbox, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE
@@ -183,6 +183,7 @@ class Notifier:
             "alert_refresh": self._refresh,
             "marketing_accepted": self._marketing,
             "marketing_rejected": self._marketing,
+            "assigned_dm": self._assigned,
         }.get(claimed.kind)
         if handler is None:
             raise Undeliverable(f"unknown outbox kind {claimed.kind!r}")
@@ -250,6 +251,14 @@ class Notifier:
                 payload["waited_seconds"],
             )
         return self._post(claimed, self.runtime.config.marketing.channel, message)
+
+    def _assigned(self, claimed: Claimed) -> Posted | None:
+        with self.runtime.db.transaction() as session:
+            lead = session.get(Lead, claimed.lead_id)
+            if lead is None:
+                return None
+            message = assigned_dm(card_of(lead), claimed.payload["actor"])
+        return self._post(claimed, claimed.payload["owner"], message)
 
     # --- Slack ------------------------------------------------------------------------------
 

@@ -218,3 +218,27 @@ def marketing_rejected(
         "text": clip(f"Rejected: {card.name} ({reason_label})", 3000),
         "blocks": [SectionBlock(text=MarkdownTextObject(text="\n".join(lines))).to_dict()],
     }
+
+
+def assigned_dm(card: LeadCard, actor: str) -> dict[str, Any]:
+    """The DM to a rep who was just given a lead."""
+    text = (
+        f":inbox_tray: {mention(actor)} assigned you {who_line(card)} (#{card.id}, now "
+        f"{STAGE_LABEL.get(card.stage, card.stage)}).\n{score_line(card)}"
+    )
+    blocks = [
+        SectionBlock(block_id="assigned", text=MarkdownTextObject(text=clip(text, 3000))),
+        SectionBlock(block_id="why", text=MarkdownTextObject(text=reasons_line(card))),
+        ActionsBlock(
+            block_id="next",
+            elements=[
+                ButtonElement(
+                    text="Qualify", action_id=ids.QUALIFY, value=str(card.id), style="primary"
+                ),
+            ],
+        ),
+    ]
+    return {
+        "text": clip(f"You were assigned {card.name}", 3000),
+        "blocks": [block.to_dict() for block in blocks],
+    }
