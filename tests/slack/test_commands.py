@@ -333,3 +333,18 @@ def test_app_home_for_rep_and_manager(bot):
     assert "Not accepted yet" not in str(rep)
     assert "Not accepted yet (emea)" in str(manager) and "Assign" in str(manager)
     assert "SLA breaches" in str(manager)
+
+
+def test_buttons_on_a_lookup_card_open_the_modals(bot):
+    lead_id = accepted(bot, "button@acme.de")
+    card = run(bot, f"lookup {lead_id}")
+    bot.slack.click(card.ephemeral, "Qualify", user="U0REP1")
+    bant = open_modal(bot, "U0REP1")
+    assert bant["callback_id"] == "lead_bant_submit" and bant["private_metadata"] == str(lead_id)
+    manager_card = run(bot, f"lookup {lead_id}", user="U0MGR1")
+    bot.slack.click(manager_card.ephemeral, "Assign", user="U0MGR1")
+    assert open_modal(bot, "U0MGR1")["callback_id"] == "lead_assign_submit"
+    done = bot.slack.submit(bot.slack.views("U0MGR1")[-1], {"owner": "U0REP2"}, user="U0MGR1")
+    assert done.closed and lead_row(bot, lead_id).owner == "U0REP2"
+    bot.slack.click(run(bot, f"lookup {lead_id}", user="U0REP2").ephemeral, "Nurture", user="U0REP2")
+    bot.wait_stage(lead_id, "nurture")
