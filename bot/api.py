@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.orm import Session
 
 from bot.metrics import Metrics
 from bot.runtime import Runtime
@@ -28,7 +29,9 @@ from core.services import intake, leads
 from core.services.apikeys import verify_key
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=5)
-UNAUTHORIZED = {401: {"description": "Missing, unknown or revoked API key"}}
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, unknown or revoked API key"}
+}
 
 
 def runtime(request: Request) -> Runtime:
@@ -64,7 +67,9 @@ def require_key(request: Request, authorization: Annotated[str | None, Header()]
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_key)], responses=UNAUTHORIZED)
 
 
-def _unprocessable(errors: list[tuple[tuple[str | int, ...], str]], prefix: tuple[str | int, ...]):
+def _unprocessable(
+    errors: list[tuple[tuple[str | int, ...], str]], prefix: tuple[str | int, ...]
+) -> RequestValidationError:
     return RequestValidationError(
         [
             {"type": "value_error", "loc": (*prefix, *loc), "msg": msg, "input": None}
@@ -82,7 +87,7 @@ def post_lead(body: LeadIn, request: Request, response: Response) -> LeadOut:
     """Create or update a lead by e-mail: 201 created, 200 updated (or unchanged)."""
     rt = runtime(request)
 
-    def work(session):  # type: ignore[no-untyped-def]
+    def work(session: Session) -> tuple[LeadOut, intake.Outcome, intake.Qualified | None]:
         lead, outcome, qualified = intake.upsert_lead(session, body, config=rt.config, now=rt.now())
         return leads.lead_out(lead), outcome, qualified
 

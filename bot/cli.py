@@ -107,7 +107,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
-        SocketModeHandler(slack.bolt, env.slack_app_token).connect()
+        SocketModeHandler(slack.bolt, env.slack_app_token).connect()  # type: ignore[no-untyped-call]
     host = args.host or env.host
     port = args.port or env.port
     mode = "Socket Mode" if args.socket_mode else f"http://{host}:{port}/slack/events"
@@ -167,11 +167,11 @@ def cmd_api_key(args: argparse.Namespace) -> int:
                 keys = apikeys.list_keys(session)
                 if not keys:
                     print("no API keys (create one with `leadbot api-key create NAME`)")
-                for key in keys:
-                    state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
-                    used = f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never"
+                for row in keys:
+                    state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "active"
+                    used = f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "never"
                     print(
-                        f"{key.name}\t{key.prefix}...\t{state}\tcreated {key.created_at:%Y-%m-%d}"
+                        f"{row.name}\t{row.prefix}...\t{state}\tcreated {row.created_at:%Y-%m-%d}"
                         f"\tlast used {used}"
                     )
     except apikeys.ApiKeyError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -80,7 +81,9 @@ def register(app: App, runtime: Runtime) -> None:
 def register_lead_buttons(app: App, runtime: Runtime) -> None:
     """Qualify, Opportunity, Assign, Nurture: on lookup cards, App Home and reminders."""
 
-    def opener(open_modal):  # type: ignore[no-untyped-def]
+    def opener(
+        open_modal: Callable[[WebClient, str, Runtime, int, str], None],
+    ) -> Callable[..., None]:
         def on_click(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
             ack()
             try:

@@ -58,14 +58,14 @@ def build_home(runtime: Runtime, user: str) -> dict[str, Any]:
                     session, config, since=now - timedelta(days=7), until=now, team=team
                 )
                 for lead_id in funnel.breaches:
-                    lead = session.get(Lead, lead_id)
-                    if lead is not None:
-                        entry = stage_entry(session, lead)
+                    breach = session.get(Lead, lead_id)
+                    if breach is not None:
+                        entry = stage_entry(session, breach)
                         breached.append(
                             HomeItem(
-                                card_of(lead),
-                                entry.at if entry else lead.stage_changed_at,
-                                owner=lead.owner,
+                                card_of(breach),
+                                entry.at if entry else breach.stage_changed_at,
+                                owner=breach.owner,
                             )
                         )
             home.breaches = breached

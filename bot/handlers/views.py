@@ -18,9 +18,12 @@ from core.services.stages import Conflict
 def value_of(view: dict[str, Any], block: str) -> str | None:
     """The submitted value of input ``block`` (action_id equal to the block_id)."""
     state = view["state"]["values"].get(block, {}).get(block, {})
-    if "selected_option" in state:
-        return (state["selected_option"] or {}).get("value")
-    return state.get("value")
+    value = (
+        (state.get("selected_option") or {}).get("value")
+        if "selected_option" in state
+        else (state.get("value"))
+    )
+    return str(value) if value is not None else None
 
 
 def register(app: App, runtime: Runtime) -> None:
