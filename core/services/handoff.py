@@ -84,13 +84,21 @@ def _waited(session: Session, lead: Lead, now: datetime) -> int:
     return max(0, int((now - start).total_seconds()))
 
 
+def _alert_lead(
+    session: Session, lead_id: int, actor: str, config: WorkspaceConfig, what: str, *, lock: bool
+) -> Lead:
+    """The lead behind an alert, if ``actor`` may act on it (reps and managers of its team)."""
+    lead = get_lead(session, lead_id, lock=lock)
+    if not access.can_handle_alert(config, actor, lead.team):
+        raise Refused(access.refusal(what, f"the {lead.team or 'sales'} team"))
+    return lead
+
+
 def accept(
     session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig, now: datetime
 ) -> StageTransition:
     """Make the lead a SAL owned by ``actor``. An unrouted lead joins the accepter's team."""
-    lead = get_lead(session, lead_id, lock=True)
-    if not access.can_handle_alert(config, actor, lead.team):
-        raise Refused(access.refusal("accepting this lead", f"the {lead.team or 'sales'} team"))
+    lead = _alert_lead(session, lead_id, actor, config, "accepting this lead", lock=True)
     waited = _waited(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
     team = lead.team or access.sales_teams(config, actor)[0].name
     moved = transition(
@@ -121,9 +129,7 @@ def check_can_reject(
     session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig
 ) -> Lead:
     """Before the Reject modal opens: the lead exists, is still waiting, and ``actor`` may act."""
-    lead = get_lead(session, lead_id)
-    if not access.can_handle_alert(config, actor, lead.team):
-        raise Refused(access.refusal("rejecting this lead", f"the {lead.team or 'sales'} team"))
+    lead = _alert_lead(session, lead_id, actor, config, "rejecting this lead", lock=False)
     if Stage(lead.stage) not in QUALIFIED:
         raise Refused(str(Conflict(lead, latest_transition(session, lead.id))))
     return lead
@@ -146,9 +152,7 @@ def reject(
     comment = (comment or "").strip() or None
     if comment and len(comment) > MAX_COMMENT:
         raise Refused(f"The comment is limited to {MAX_COMMENT} characters.")
-    lead = get_lead(session, lead_id, lock=True)
-    if not access.can_handle_alert(config, actor, lead.team):
-        raise Refused(access.refusal("rejecting this lead", f"the {lead.team or 'sales'} team"))
+    lead = _alert_lead(session, lead_id, actor, config, "rejecting this lead", lock=True)
     waited = _waited(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
     text = chosen.label + (f": {comment}" if comment else "")
     moved = transition(

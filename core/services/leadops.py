@@ -54,9 +54,14 @@ def lookup(session: Session, query: str, limit: int = LOOKUP_LIMIT) -> Found:
         Lead.name_key.like(prefix, escape="\\"),
         Lead.last_name.ilike(prefix, escape="\\"),
     )
-    leads = list(session.scalars(
-        select(Lead).where(condition).order_by(Lead.updated_at.desc(), Lead.id.desc()).limit(limit)
-    ))
+    leads = list(
+        session.scalars(
+            select(Lead)
+            .where(condition)
+            .order_by(Lead.updated_at.desc(), Lead.id.desc())
+            .limit(limit)
+        )
+    )
     total = session.scalar(select(func.count()).select_from(Lead).where(condition)) or 0
     return Found(leads, max(0, total - len(leads)))
 
@@ -101,13 +106,23 @@ def assign(
         allowed = access.is_team_manager(config, actor, lead.team)
         teams = [t for t in access.sales_teams(config, new_owner) if t.name == lead.team]
     if not allowed:
-        raise Refused(access.refusal("assigning leads", f"managers of the {lead.team or 'sales'} team"))
+        raise Refused(
+            access.refusal("assigning leads", f"managers of the {lead.team or 'sales'} team")
+        )
     if not teams:
         raise Refused(f"<@{new_owner}> is not a rep or manager of the {lead.team or 'your'} team.")
     stage = Stage(lead.stage)
     if stage in QUALIFIED:
-        transition(session, lead, Stage.SAL, actor=actor, now=now, reason=f"assigned to <@{new_owner}>",
-                   owner=new_owner, team=teams[0].name)
+        transition(
+            session,
+            lead,
+            Stage.SAL,
+            actor=actor,
+            now=now,
+            reason=f"assigned to <@{new_owner}>",
+            owner=new_owner,
+            team=teams[0].name,
+        )
     elif stage in OPEN:
         if lead.owner == new_owner:
             raise Refused(f"The lead is already <@{new_owner}>'s.")
@@ -128,4 +143,6 @@ def mine(session: Session, user: str) -> list[Lead]:
     leads = session.scalars(
         select(Lead).where(Lead.owner == user, Lead.stage.in_([s.value for s in OPEN]))
     ).all()
-    return sorted(leads, key=lambda lead: (order.get(lead.stage, 9), lead.stage_changed_at, lead.id))
+    return sorted(
+        leads, key=lambda lead: (order.get(lead.stage, 9), lead.stage_changed_at, lead.id)
+    )

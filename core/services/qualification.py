@@ -24,7 +24,12 @@ from core.services.stages import transition
 
 BUDGET = {"none": "None", "being_set": "Being set", "approved": "Approved"}
 AUTHORITY = {"decision_maker": "Decision maker", "influencer": "Influencer", "none": "No authority"}
-NEED = {"critical": "Critical", "important": "Important", "nice_to_have": "Nice to have", "none": "None"}
+NEED = {
+    "critical": "Critical",
+    "important": "Important",
+    "nice_to_have": "Nice to have",
+    "none": "None",
+}
 TIMELINE = {
     "under_1_month": "Under 1 month",
     "1_3_months": "1-3 months",
@@ -123,8 +128,15 @@ def build_bant(
     if errors:
         raise Invalid(errors)
     assert budget and authority and need and timeline
-    return Bant(budget, authority, need, timeline, amount, (need_text or "").strip() or None,
-                (notes or "").strip() or None)
+    return Bant(
+        budget,
+        authority,
+        need,
+        timeline,
+        amount,
+        (need_text or "").strip() or None,
+        (notes or "").strip() or None,
+    )
 
 
 def _check_worker(config: WorkspaceConfig, lead: Lead, actor: str, what: str) -> None:
@@ -148,22 +160,41 @@ def qualify(
     accepted_first = False
     if stage in (Stage.MQL, Stage.PQL):
         if not access.can_handle_alert(config, actor, lead.team):
-            raise Refused(access.refusal("qualifying this lead", f"the {lead.team or 'sales'} team"))
+            raise Refused(
+                access.refusal("qualifying this lead", f"the {lead.team or 'sales'} team")
+            )
         team = lead.team or access.sales_teams(config, actor)[0].name
-        transition(session, lead, Stage.SAL, actor=actor, now=now, reason="accepted while qualifying",
-                   owner=actor, team=team)
+        transition(
+            session,
+            lead,
+            Stage.SAL,
+            actor=actor,
+            now=now,
+            reason="accepted while qualifying",
+            owner=actor,
+            team=team,
+        )
         accepted_first = True
     elif stage is Stage.SAL:
         _check_worker(config, lead, actor, "qualifying this lead")
     else:
         raise IllegalTransition(stage, Stage.SQL)
     met = answers.met()
-    session.add(Qualification(
-        lead_id=lead.id, budget=answers.budget, budget_amount=answers.budget_amount,
-        authority=answers.authority, need=answers.need, need_text=answers.need_text,
-        timeline=answers.timeline, notes=answers.notes, met=sum(met.values()), actor=actor,
-        created_at=now,
-    ))
+    session.add(
+        Qualification(
+            lead_id=lead.id,
+            budget=answers.budget,
+            budget_amount=answers.budget_amount,
+            authority=answers.authority,
+            need=answers.need,
+            need_text=answers.need_text,
+            timeline=answers.timeline,
+            notes=answers.notes,
+            met=sum(met.values()),
+            actor=actor,
+            created_at=now,
+        )
+    )
     result = Stage.SAL
     if sum(met.values()) >= config.qualification.bant_required:
         names = ", ".join(name.title() for name, ok in met.items() if ok)
@@ -211,10 +242,24 @@ def record_opportunity(
     assert value is not None and close_date is not None and currency is not None
     lead = get_lead(session, lead_id, lock=True)
     _check_worker(config, lead, actor, "recording an opportunity")
-    transition(session, lead, Stage.SQO, actor=actor, now=now,
-               reason=f"opportunity {title}: {value} {currency}, closing {close_date.isoformat()}")
-    opportunity = Opportunity(lead_id=lead.id, name=title, amount=value, currency=currency,
-                              close_date=close_date, crm_url=link, actor=actor, created_at=now)
+    transition(
+        session,
+        lead,
+        Stage.SQO,
+        actor=actor,
+        now=now,
+        reason=f"opportunity {title}: {value} {currency}, closing {close_date.isoformat()}",
+    )
+    opportunity = Opportunity(
+        lead_id=lead.id,
+        name=title,
+        amount=value,
+        currency=currency,
+        close_date=close_date,
+        crm_url=link,
+        actor=actor,
+        created_at=now,
+    )
     session.add(opportunity)
     notify(session, "alert_refresh", lead, now)
     session.flush()
