@@ -337,3 +337,18 @@ def test_health_and_metrics(client):
     assert 'leadbot_leads{stage="lead",team="none"} 1.0' in text
     assert 'leadbot_leads_upserted_total{outcome="created"} 1.0' in text
     assert client.get("/openapi.json").json()["paths"]["/api/v1/events"]["post"]
+
+
+def test_health_is_503_when_the_database_does_not_answer(tmp_path, config):
+    from fastapi.testclient import TestClient
+
+    from bot.runtime import Runtime
+    from bot.server import create_app
+    from core.config import Settings
+    from core.db import Database
+
+    url = f"sqlite:///{tmp_path / 'missing-dir' / 'x.db'}"  # the folder does not exist
+    runtime = Runtime(settings=Settings(LEADBOT_DATABASE_URL=url), config=config, db=Database(url))
+    with TestClient(create_app(runtime)) as client:
+        reply = client.get("/healthz")
+    assert reply.status_code == 503 and reply.json()["status"] == "unavailable"
