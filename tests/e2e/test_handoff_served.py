@@ -59,3 +59,17 @@ def test_serve_names_a_missing_slack_setting(tmp_path):
         result.stderr.strip()
         == "leadbot: SLACK_BOT_TOKEN is not set (see the README's configuration table)"
     )
+
+
+def test_socket_mode_needs_the_app_token(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SLACK_")}
+    env.update(SLACK_BOT_TOKEN="xoxb-test", LEADBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve", "--socket-mode"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "SLACK_APP_TOKEN is not set" in result.stderr and "SIGNING_SECRET" not in result.stderr
