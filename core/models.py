@@ -260,3 +260,20 @@ class SentReminder(Base):
     sent_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("transition_id", "level"),)
+
+
+class ReminderSnooze(Base):
+    """Snooze of a stage entry's reminders: the next one goes out no earlier than ``until``."""
+
+    __tablename__ = "reminder_snoozes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    transition_id: Mapped[int] = mapped_column(
+        ForeignKey("stage_transitions.id", ondelete="CASCADE"), unique=True
+    )
+    until: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "lead_id"),)
