@@ -218,7 +218,13 @@ class AppConnection:
     # block_actions ---------------------------------------------------------------------------
 
     def click_message(
-        self, message: Message | Ephemeral, button: str, *, user: str, **signing_overrides: Any
+        self,
+        message: Message | Ephemeral,
+        button: str,
+        *,
+        user: str,
+        block_id: str | None = None,
+        **signing_overrides: Any,
     ) -> ActionReply:
         """Click a button in a channel message (found by its ``ts``) or an ephemeral message."""
         who = self._identity(user)
@@ -239,7 +245,7 @@ class AppConnection:
                     raise LookupError(f"no message {message['ts']!r}")
                 channel, stored = located
                 current, ephemeral_id = copy.deepcopy(stored), None
-            block, element = payloads.find_button(current.get("blocks", []), button)
+            block, element = payloads.find_button(current.get("blocks", []), button, block_id)
             action = payloads.button_action(block, element, ws.next_ts())
             values = payloads.state_values(current.get("blocks", []), {})
         trigger_id = self.emulator.mint_trigger(user)
@@ -271,7 +277,13 @@ class AppConnection:
         )
 
     def click_view(
-        self, view: dict[str, Any], button: str, *, user: str, **signing_overrides: Any
+        self,
+        view: dict[str, Any],
+        button: str,
+        *,
+        user: str,
+        block_id: str | None = None,
+        **signing_overrides: Any,
     ) -> ActionReply:
         """Click a button in a modal or App Home view."""
         who = self._identity(user)
@@ -281,7 +293,7 @@ class AppConnection:
             if current is None:
                 raise LookupError(f"no view {view['id']!r}")
             current = copy.deepcopy(current)
-            block, element = payloads.find_button(current["blocks"], button)
+            block, element = payloads.find_button(current["blocks"], button, block_id)
             action = payloads.button_action(block, element, ws.next_ts())
         trigger_id = self.emulator.mint_trigger(user)
         payload = payloads.block_actions(

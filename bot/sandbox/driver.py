@@ -53,12 +53,18 @@ class SlackDriver:
         button: str,
         *,
         user: str,
+        block_id: str | None = None,
         **signing: Any,
     ) -> ActionReply:
-        """Click the button labelled (or with action_id) ``button`` in a message or a view."""
+        """Click the button labelled (or with action_id) ``button`` in a message or a view
+        (in the block ``block_id``, when several blocks repeat the button)."""
         if isinstance(target, dict) and target.get("type") in ("modal", "home") and "id" in target:
-            return self.connection.click_view(target, button, user=user, **signing)
-        return self.connection.click_message(target, button, user=user, **signing)
+            return self.connection.click_view(
+                target, button, user=user, block_id=block_id, **signing
+            )
+        return self.connection.click_message(
+            target, button, user=user, block_id=block_id, **signing
+        )
 
     def submit(
         self,

@@ -15,7 +15,7 @@ from typing import Any, Self
 
 from bot.sandbox.faults import Fault, FaultPlan
 from bot.sandbox.ratelimit import RateLimitConfig, RateLimiter
-from bot.sandbox.server import EmulatorHTTPServer
+from bot.sandbox.server import EmulatorHTTPServer, PageHandler
 from bot.sandbox.webapi import DEFAULT_SCOPES, CallRecord, WebApi
 from bot.sandbox.workspace import Channel, Clock, Ephemeral, Message, User, Workspace
 
@@ -73,13 +73,14 @@ class SlackEmulator:
         )
         self._server: EmulatorHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._pages: PageHandler | None = None
 
     # lifecycle -------------------------------------------------------------------------------
 
     def start(self) -> Self:
         if self._server is not None:
             return self
-        server = EmulatorHTTPServer((self.host, self.port), self.api)
+        server = EmulatorHTTPServer((self.host, self.port), self.api, self._pages)
         self.port = server.server_address[1]
         self.api.base_url = self.url
         self._server = server
@@ -98,6 +99,12 @@ class SlackEmulator:
         server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=2)
+
+    def serve_pages(self, handler: PageHandler | None) -> None:
+        """Answer paths outside the Web API with ``handler`` (the sandbox's web page)."""
+        self._pages = handler
+        if self._server is not None:
+            self._server.pages = handler
 
     def __enter__(self) -> Self:
         return self.start()

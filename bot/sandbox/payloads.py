@@ -84,9 +84,16 @@ def _label(element: Mapping[str, Any]) -> str | None:
     return text.get("text") if isinstance(text, dict) else None
 
 
-def find_button(blocks: list[dict[str, Any]], wanted: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The (block, button) whose visible text or action_id is ``wanted``."""
-    buttons = [(b, e) for b, e in iter_elements(blocks) if e.get("type") == "button"]
+def find_button(
+    blocks: list[dict[str, Any]], wanted: str, block_id: str | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The (block, button) whose visible text or action_id is ``wanted`` (in the block
+    ``block_id``, when given: several blocks may repeat an action_id)."""
+    buttons = [
+        (b, e)
+        for b, e in iter_elements(blocks)
+        if e.get("type") == "button" and block_id in (None, b.get("block_id"))
+    ]
     for block, element in buttons:
         if _label(element) == wanted or element.get("action_id") == wanted:
             return block, element

@@ -1,13 +1,15 @@
 """The HTTP side of the emulator: a stdlib threaded server on a loopback port.
 
 Routes: ``/api/<method>`` (Web API), ``/upload/v1/<file_id>`` (upload URLs handed out by
-files.getUploadURLExternal) and ``/response/<hook>`` (response_url).
+files.getUploadURLExternal) and ``/response/<hook>`` (response_url). Any other path goes to
+the optional ``pages`` handler (the sandbox's web page), else 404.
 """
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -15,14 +17,20 @@ from bot.sandbox.params import BadRequest, bearer_token, parse_multipart, read_a
 from bot.sandbox.response_urls import apply_response
 from bot.sandbox.webapi import ApiResult, WebApi
 
+#: ``(method, path, query, body) -> (status, content_type, body)``, or None for "not mine".
+PageHandler = Callable[[str, str, str, bytes], tuple[int, str, bytes] | None]
+
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], api: WebApi) -> None:
+    def __init__(
+        self, address: tuple[str, int], api: WebApi, pages: PageHandler | None = None
+    ) -> None:
         super().__init__(address, _Handler)
         self.api = api
+        self.pages = pages
         self.stopping = threading.Event()
 
 
@@ -51,7 +59,21 @@ class _Handler(BaseHTTPRequestHandler):
         elif path.startswith("/response/"):
             self._response_url(path.removeprefix("/response/"), body)
         else:
+            self._page(path, query, body)
+
+    def _page(self, path: str, query: str, body: bytes) -> None:
+        pages = self.server.pages
+        answer = pages(self.command, path, query, body) if pages is not None else None
+        if answer is None:
             self._send(404, {"ok": False, "error": "not_found"})
+            return
+        status, content_type, raw = answer
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(raw)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(raw)
 
     def _api(self, method: str, query: str, body: bytes, content_type: str) -> None:
         api = self.server.api
