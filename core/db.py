@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -91,3 +91,35 @@ def with_retry(database: Database, work: Callable[[Session], T], attempts: int =
 def _transient(exc: OperationalError) -> bool:
     """PostgreSQL's deadlock and serialization failures: the transaction may simply run again."""
     return getattr(exc.orig, "sqlstate", None) in ("40P01", "40001")
+
+
+def insert_or_ignore(
+    session: Session, model: type[Any], values: dict[str, Any], conflict: Sequence[str]
+) -> bool:
+    """Insert one row unless a row with the same ``conflict`` columns (a unique key) exists;
+    True if this call inserted it. Concurrent callers on PostgreSQL wait for each other on the
+    unique index, so exactly one of them gets True; SQLite serialises writers anyway."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = (
+            pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
+        )
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = (
+            sqlite_insert(model)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=list(conflict))
+        )
+    else:  # any other engine: a savepoint around a plain insert
+        try:
+            with session.begin_nested():
+                session.add(model(**values))
+        except IntegrityError:
+            return False
+        return True
+    result = cast("CursorResult[Any]", session.execute(stmt))
+    return result.rowcount == 1

@@ -1,0 +1,112 @@
+"""The daily digest for the marketing channel: yesterday's handoff numbers and the last 30 days'
+funnel, queued once per day as an outbox row whose payload holds the numbers.
+
+- *Yesterday* is the UTC calendar day before ``now`` (the workspace config gives marketing no
+  time zone; UTC days also line up with ``/lead stats`` and the chart).
+- The numbers come from :func:`core.services.reports.funnel` over that day; *unrouted* is the
+  number of leads waiting without a team when the digest is made.
+- The chart's series count stage entries per UTC day over the 30 days ending with yesterday.
+- Once per day: the outbox row's ``dedupe_key`` is ``digest:<day>`` (unique), inserted with
+  ``ON CONFLICT DO NOTHING``, so any number of runs and processes queue one digest per day.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.config import WorkspaceConfig
+from core.db import insert_or_ignore
+from core.models import Outbox, StageTransition
+from core.services.reports import funnel
+
+CHART_DAYS = 30
+#: Chart series: name -> the stages whose entries it counts.
+SERIES: dict[str, tuple[str, ...]] = {
+    "mql_pql": ("mql", "pql"),
+    "sal": ("sal",),
+    "sql": ("sql",),
+    "sqo": ("sqo",),
+}
+
+
+def digest_day(now: datetime) -> date:
+    """The day a digest made at ``now`` reports on: yesterday, in UTC."""
+    return now.astimezone(UTC).date() - timedelta(days=1)
+
+
+def day_window(day: date) -> tuple[datetime, datetime]:
+    start = datetime.combine(day, time(0), tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def dedupe_key(day: date) -> str:
+    return f"digest:{day.isoformat()}"
+
+
+def daily_series(session: Session, last_day: date, days: int = CHART_DAYS) -> dict[str, Any]:
+    """Stage entries per UTC day for the ``days`` days ending with ``last_day``."""
+    first_day = last_day - timedelta(days=days - 1)
+    since, _ = day_window(first_day)
+    _, until = day_window(last_day)
+    stages = [stage for group in SERIES.values() for stage in group]
+    counts: dict[str, list[int]] = {name: [0] * days for name in SERIES}
+    rows = session.execute(
+        select(StageTransition.to_stage, StageTransition.at).where(
+            StageTransition.at >= since,
+            StageTransition.at < until,
+            StageTransition.to_stage.in_(stages),
+        )
+    )
+    for stage, at in rows:
+        index = (at.astimezone(UTC).date() - first_day).days
+        for name, group in SERIES.items():
+            if stage in group:
+                counts[name][index] += 1
+    return {"first_day": first_day.isoformat(), "days": days, **counts}
+
+
+def digest_numbers(session: Session, config: WorkspaceConfig, day: date) -> dict[str, Any]:
+    """The digest's payload for ``day``: plain JSON values only."""
+    since, until = day_window(day)
+    report = funnel(session, config, since=since, until=until)
+    return {
+        "day": day.isoformat(),
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "mql": report.entered.get("mql", 0),
+        "pql": report.entered.get("pql", 0),
+        "accepted": report.entered.get("sal", 0),
+        "rejected": sum(report.rejected.values()),
+        "top_rejections": [[label, count] for label, count in report.top_rejections()],
+        "median_accept_seconds": report.median_accept_seconds,
+        "unrouted": report.unrouted,
+        "breaches": len(report.breaches),
+        "breach_leads": sorted(report.breaches)[:10],
+        "series": daily_series(session, day),
+    }
+
+
+def queue_digest(session: Session, config: WorkspaceConfig, now: datetime) -> bool:
+    """Queue yesterday's digest unless it was queued already; True if this call queued it."""
+    day = digest_day(now)
+    key = dedupe_key(day)
+    if session.scalar(select(Outbox.id).where(Outbox.dedupe_key == key)) is not None:
+        return False
+    return insert_or_ignore(
+        session,
+        Outbox,
+        {
+            "kind": "digest",
+            "lead_id": None,
+            "payload": digest_numbers(session, config, day),
+            "dedupe_key": key,
+            "created_at": now,
+            "next_attempt_at": now,
+            "attempts": 0,
+        },
+        ("dedupe_key",),
+    )

@@ -1,0 +1,377 @@
+"""Stale-lead reminders and escalations, counted in business time from the stage entry.
+
+Levels, each due after its ``[sla]`` duration of the lead's team's business time (its zone,
+hours and days) since the transition that entered the current stage:
+
+| level             | stage    | what                                                          |
+| ----------------- | -------- | ------------------------------------------------------------- |
+| ``mql_accept``    | mql, pql | a reply in the alert's thread mentioning the team's reps      |
+| ``mql_escalate``  | mql, pql | a DM to each manager of the team (Accept, Assign)             |
+| ``sal_qualify``   | sal      | a DM to the owner (Qualify, Snooze 1 day, Nurture)            |
+| ``sql_opportunity`` | sql    | a DM to the owner (Opportunity, Snooze 1 day, Nurture)        |
+
+- Each level goes out at most once per stage entry: a ``sent_reminders`` row keyed by (stage
+  entry, level) is inserted with ``ON CONFLICT DO NOTHING`` in the transaction that queues the
+  outbox rows, so a second run, in this process or another, queues nothing.
+- A lead that moved on has a new stage entry; the old entry's levels no longer apply, and the
+  notifier drops a queued reminder whose stage entry is no longer current.
+- An owner who is no longer a rep or manager of any team: the team's managers get the DM.
+- Unrouted leads (no team) count in ``DEFAULT_HOURS`` (Mon-Fri 09:00-18:00 UTC, as the funnel
+  report's SLA breaches do). The thread reminder goes under the alert in the marketing channel
+  and mentions the marketing members; the escalation goes to every manager, since any manager
+  may accept or assign an unrouted lead.
+- Snooze (owner or team manager) moves the next reminder of the current stage entry by one
+  business day: unsent levels wait until then; if every level was sent already, the last one is
+  repeated once at that moment (level ``snooze:<moment>``, so it too goes out at most once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from core import access
+from core.businesstime import add_business_days, add_business_time
+from core.config import BusinessHours, Duration, Sla, Team, WorkspaceConfig
+from core.db import insert_or_ignore
+from core.lifecycle import OPEN, Stage
+from core.models import Lead, Outbox, ReminderSnooze, SentReminder, StageTransition
+from core.services.handoff import Refused, get_lead, stage_entry
+
+DEFAULT_HOURS = BusinessHours()  # unrouted leads: Mon-Fri 09:00-18:00 UTC
+UTC_ZONE = ZoneInfo("UTC")
+
+#: The SLA levels of each open stage, in the order they come due.
+LEVELS: dict[Stage, tuple[str, ...]] = {
+    Stage.MQL: ("mql_accept", "mql_escalate"),
+    Stage.PQL: ("mql_accept", "mql_escalate"),
+    Stage.SAL: ("sal_qualify",),
+    Stage.SQL: ("sql_opportunity",),
+}
+
+#: The outbox kind that delivers each level.
+KINDS: dict[str, str] = {
+    "mql_accept": "reminder_thread",
+    "mql_escalate": "reminder_escalation",
+    "sal_qualify": "reminder_owner",
+    "sql_opportunity": "reminder_owner",
+}
+
+SNOOZE_PREFIX = "snooze:"
+_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class DueLevel:
+    """One reminder that is due: ``level`` is what is recorded, ``repeats`` the SLA level whose
+    message it sends (the same, except for a repeat after a snooze)."""
+
+    level: str
+    repeats: str
+    due_at: datetime
+
+
+@dataclass(frozen=True)
+class Due:
+    lead_id: int
+    transition_id: int
+    stage: str
+    level: str
+    repeats: str
+    due_at: datetime
+
+    @property
+    def kind(self) -> str:
+        return KINDS[self.repeats]
+
+
+def hours_of(config: WorkspaceConfig, team: str | None) -> tuple[BusinessHours, ZoneInfo]:
+    """Business hours and zone a lead's clock runs in (DEFAULT_HOURS in UTC without a team)."""
+    found = config.team(team)
+    return (found.business_hours, found.zone) if found else (DEFAULT_HOURS, UTC_ZONE)
+
+
+def snooze_level(until: datetime) -> str:
+    return SNOOZE_PREFIX + until.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+
+
+# --- pure scheduling -------------------------------------------------------------------------
+
+
+def sla_due(
+    stage: Stage, entered_at: datetime, sla: Sla, hours: BusinessHours, zone: ZoneInfo
+) -> dict[str, datetime]:
+    """When each level of ``stage`` comes due for a stage entry at ``entered_at`` (UTC)."""
+    durations: dict[str, Duration] = {
+        "mql_accept": sla.mql_accept,
+        "mql_escalate": sla.mql_escalate,
+        "sal_qualify": sla.sal_qualify,
+        "sql_opportunity": sla.sql_opportunity,
+    }
+    return {
+        level: add_business_time(entered_at, durations[level], hours, zone)
+        for level in LEVELS.get(stage, ())
+    }
+
+
+def _pending(
+    dues: Mapping[str, datetime], sent: Mapping[str, datetime], snoozed_until: datetime | None
+) -> dict[str, datetime]:
+    return {
+        level: max(due, snoozed_until) if snoozed_until else due
+        for level, due in dues.items()
+        if level not in sent
+    }
+
+
+def _repeat_after_snooze(
+    stage: Stage, sent: Mapping[str, datetime], snoozed_until: datetime | None
+) -> str | None:
+    """The SLA level to repeat at ``snoozed_until``, if nothing went out since that moment."""
+    if snoozed_until is None or any(at >= snoozed_until for at in sent.values()):
+        return None
+    done = [level for level in LEVELS.get(stage, ()) if level in sent]
+    return done[-1] if done else None
+
+
+def due_levels(
+    stage: Stage,
+    dues: Mapping[str, datetime],
+    sent: Mapping[str, datetime],
+    snoozed_until: datetime | None,
+    now: datetime,
+) -> list[DueLevel]:
+    """What goes out at ``now`` for one stage entry: levels whose time (SLA due, or the snooze
+    if later) has come and that were not sent; else, once a snooze has run out with every level
+    already sent, one repeat of the last level."""
+    pending = _pending(dues, sent, snoozed_until)
+    out = [DueLevel(level, level, at) for level, at in pending.items() if at <= now]
+    if not out and snoozed_until is not None and snoozed_until <= now:
+        repeat = _repeat_after_snooze(stage, sent, snoozed_until)
+        if repeat is not None:
+            out.append(DueLevel(snooze_level(snoozed_until), repeat, snoozed_until))
+    return out
+
+
+def next_reminder_at(
+    stage: Stage,
+    dues: Mapping[str, datetime],
+    sent: Mapping[str, datetime],
+    snoozed_until: datetime | None,
+    now: datetime,
+) -> datetime | None:
+    """When the stage entry's next reminder goes out (``now`` if one is overdue); None if all
+    went out and no snooze is pending."""
+    candidates = list(_pending(dues, sent, snoozed_until).values())
+    if snoozed_until is not None and _repeat_after_snooze(stage, sent, snoozed_until):
+        candidates.append(snoozed_until)
+    return max(now, min(candidates)) if candidates else None
+
+
+def _earliest_real_time(duration: Duration) -> timedelta:
+    """A lower bound of the real time a business duration takes (for the database pre-filter):
+    business minutes pass no faster than real ones, and ``n`` business days keep the wall-clock
+    time ``n`` or more dates later (minus a clock change)."""
+    if duration.unit == "d":
+        return timedelta(days=duration.amount) - timedelta(hours=3)
+    return timedelta(minutes=duration.minutes)
+
+
+# --- recipients ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where one reminder message goes: a user ID (a DM) or a channel ID; ``mentions`` for a
+    thread reminder; ``instead_of`` names a departed owner the managers stand in for."""
+
+    to: str
+    mentions: tuple[str, ...] = ()
+    instead_of: str | None = None
+
+
+def _all_managers(config: WorkspaceConfig) -> list[str]:
+    return list(dict.fromkeys(m for team in config.teams for m in team.managers))
+
+
+def deliveries(config: WorkspaceConfig, lead: Lead, repeats: str) -> list[Delivery]:
+    team: Team | None = config.team(lead.team)
+    kind = KINDS[repeats]
+    fallback_channel = team.channel if team else config.marketing.channel
+    if kind == "reminder_thread":
+        mentions = (team.reps or team.managers) if team else config.marketing.members
+        return [Delivery(fallback_channel, tuple(mentions))]
+    managers = team.managers if team else _all_managers(config)
+    if kind == "reminder_escalation":
+        return [Delivery(m) for m in managers] or [Delivery(fallback_channel)]
+    owner = lead.owner
+    if owner and access.sales_teams(config, owner):
+        return [Delivery(owner)]
+    return [Delivery(m, instead_of=owner) for m in managers] or [
+        Delivery(fallback_channel, instead_of=owner)
+    ]
+
+
+# --- the database side -----------------------------------------------------------------------
+
+
+@dataclass
+class _Entry:
+    lead: Lead
+    entry: StageTransition
+    sent: dict[str, datetime]
+    snoozed_until: datetime | None
+
+
+def _open_entries(session: Session, config: WorkspaceConfig, now: datetime) -> list[_Entry]:
+    """Open leads that have been in their stage long enough for a level to be due, with the
+    transition that entered the stage, the levels already sent and any snooze."""
+    conditions = [
+        and_(
+            Lead.stage == stage.value,
+            Lead.stage_changed_at
+            <= now - min(_earliest_real_time(getattr(config.sla, lvl)) for lvl in levels),
+        )
+        for stage, levels in LEVELS.items()
+    ]
+    leads = session.scalars(select(Lead).where(or_(*conditions)).order_by(Lead.id)).all()
+    found: list[_Entry] = []
+    for start in range(0, len(leads), _CHUNK):
+        batch = leads[start : start + _CHUNK]
+        chunk = [lead.id for lead in batch]
+        latest: dict[int, StageTransition] = {}
+        for row in session.scalars(
+            select(StageTransition)
+            .where(StageTransition.lead_id.in_(chunk))
+            .order_by(StageTransition.lead_id, StageTransition.at, StageTransition.id)
+        ):
+            latest[row.lead_id] = row
+        entry_ids = [t.id for t in latest.values()]
+        sent: dict[int, dict[str, datetime]] = {}
+        for reminder in session.scalars(
+            select(SentReminder).where(SentReminder.transition_id.in_(entry_ids))
+        ):
+            sent.setdefault(reminder.transition_id, {})[reminder.level] = reminder.sent_at
+        snoozes = {
+            s.transition_id: s.until
+            for s in session.scalars(
+                select(ReminderSnooze).where(ReminderSnooze.transition_id.in_(entry_ids))
+            )
+        }
+        for lead in batch:
+            entry = latest.get(lead.id)
+            # No transition (a row written by hand) or an inconsistent one: nothing to count from.
+            if entry is None or entry.to_stage != lead.stage:
+                continue
+            found.append(_Entry(lead, entry, sent.get(entry.id, {}), snoozes.get(entry.id)))
+    return found
+
+
+def due_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> list[Due]:
+    """Every reminder due at ``now`` that has not been sent (read only)."""
+    due: list[Due] = []
+    for item in _open_entries(session, config, now):
+        stage = Stage(item.lead.stage)
+        hours, zone = hours_of(config, item.lead.team)
+        dues = sla_due(stage, item.entry.at, config.sla, hours, zone)
+        for level in due_levels(stage, dues, item.sent, item.snoozed_until, now):
+            due.append(
+                Due(
+                    item.lead.id,
+                    item.entry.id,
+                    stage.value,
+                    level.level,
+                    level.repeats,
+                    level.due_at,
+                )
+            )
+    return due
+
+
+def send_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> list[Due]:
+    """Queue every due reminder once: record the level and its outbox rows in this transaction.
+    A level another run recorded first (even one still in flight) is skipped. Returns what this
+    call queued."""
+    queued: list[Due] = []
+    for item in due_reminders(session, config, now):
+        claimed = insert_or_ignore(
+            session,
+            SentReminder,
+            {
+                "lead_id": item.lead_id,
+                "transition_id": item.transition_id,
+                "level": item.level,
+                "sent_at": now,
+            },
+            ("transition_id", "level"),
+        )
+        if not claimed:
+            continue
+        lead = session.get(Lead, item.lead_id)
+        assert lead is not None  # selected above, and leads are never deleted mid-run
+        for target in deliveries(config, lead, item.repeats):
+            session.add(
+                Outbox(
+                    kind=item.kind,
+                    lead_id=item.lead_id,
+                    payload={
+                        "transition_id": item.transition_id,
+                        "stage": item.stage,
+                        "level": item.level,
+                        "repeats": item.repeats,
+                        "due_at": item.due_at.isoformat(),
+                        "to": target.to,
+                        "mentions": list(target.mentions),
+                        "instead_of": target.instead_of,
+                    },
+                    dedupe_key=f"reminder:{item.transition_id}:{item.level}:{target.to}",
+                    created_at=now,
+                    next_attempt_at=now,
+                    attempts=0,
+                )
+            )
+        queued.append(item)
+    session.flush()
+    return queued
+
+
+def snooze(
+    session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig, now: datetime
+) -> datetime:
+    """Move the lead's next reminder (in its current stage) by one business day; returns when
+    it will now go out. For the owner or a manager of the lead's team."""
+    lead = get_lead(session, lead_id, lock=True)
+    if not access.can_work_lead(config, actor, lead.owner, lead.team):
+        raise Refused(
+            access.refusal("snoozing this lead's reminders", "its owner or a manager of its team")
+        )
+    stage = Stage(lead.stage)
+    entry = stage_entry(session, lead) if stage in OPEN else None
+    if entry is None:
+        raise Refused(f"The lead is {lead.stage} now, so there are no reminders to snooze.")
+    sent = {
+        r.level: r.sent_at
+        for r in session.scalars(select(SentReminder).where(SentReminder.transition_id == entry.id))
+    }
+    row = session.scalars(
+        select(ReminderSnooze).where(ReminderSnooze.transition_id == entry.id)
+    ).first()
+    hours, zone = hours_of(config, lead.team)
+    dues = sla_due(stage, entry.at, config.sla, hours, zone)
+    base = next_reminder_at(stage, dues, sent, row.until if row else None, now) or now
+    until = add_business_days(max(base, now), 1, hours, zone)
+    if row is None:
+        session.add(
+            ReminderSnooze(
+                lead_id=lead.id, transition_id=entry.id, until=until, actor=actor, created_at=now
+            )
+        )
+    else:
+        row.until, row.actor, row.created_at = until, actor, now
+    session.flush()
+    return until
