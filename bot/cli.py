@@ -211,6 +211,15 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    from bot.sandbox.app import SandboxError, run_sandbox
+
+    try:
+        return run_sandbox(port=args.port)
+    except SandboxError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
     if not enabled:
@@ -291,6 +300,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="validate and report, write nothing"
     )
     importer.set_defaults(func=cmd_import)
+
+    sandbox = commands.add_parser(
+        "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"
+    )
+    sandbox.add_argument("--port", type=int, default=3000, help="the bot's port (default 3000)")
+    sandbox.set_defaults(func=cmd_sandbox)
     return parser
 
 

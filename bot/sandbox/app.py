@@ -543,3 +543,29 @@ class SandboxPage:
         event = self._api.post("/events", json={"email": email, "type": "demo_request"})
         ok = lead.status_code in (200, 201) and event.status_code == 200
         return {"ok": ok, "status": event.status_code, "email": email, "error": None}
+
+
+# --- the command -----------------------------------------------------------------------------
+
+
+def run_sandbox(*, port: int = DEFAULT_PORT) -> int:
+    """``leadbot sandbox``: start, print where everything is, run until Ctrl-C (or SIGTERM)."""
+    import signal
+    import sys
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    sandbox = start_sandbox(port=port)
+    try:
+        print(sandbox.banner(), flush=True)
+        stop = threading.Event()
+        while not stop.wait(3600):
+            pass
+    except KeyboardInterrupt:
+        print("\nstopping the sandbox…", file=sys.stderr, flush=True)
+    finally:
+        sandbox.stop()
+        signal.signal(signal.SIGTERM, previous)
+    return 0
