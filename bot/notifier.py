@@ -20,6 +20,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -30,9 +31,11 @@ from bot.present import card_of
 from bot.runtime import Runtime
 from bot.views import ids
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
+from bot.views.digest import chart_filename, digest_message, funnel_chart
+from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
 from core.lifecycle import QUALIFIED, Stage
 from core.models import Lead, Outbox, SlackMessage, StageTransition
-from core.services.handoff import REASONS_BY_CODE
+from core.services.handoff import REASONS_BY_CODE, stage_entry
 from core.services.stages import latest_transition
 
 log = logging.getLogger(__name__)
@@ -184,6 +187,10 @@ class Notifier:
             "marketing_accepted": self._marketing,
             "marketing_rejected": self._marketing,
             "assigned_dm": self._assigned,
+            "reminder_thread": self._reminder,
+            "reminder_escalation": self._reminder,
+            "reminder_owner": self._reminder,
+            "digest": self._digest,
         }.get(claimed.kind)
         if handler is None:
             raise Undeliverable(f"unknown outbox kind {claimed.kind!r}")
@@ -260,6 +267,78 @@ class Notifier:
             message = assigned_dm(card_of(lead), claimed.payload["actor"])
         return self._post(claimed, claimed.payload["owner"], message)
 
+    def _reminder(self, claimed: Claimed) -> Posted | None:
+        """A reminder or escalation, unless its lead has left the stage entry it is about."""
+        payload = claimed.payload
+        config = self.runtime.config
+        with self.runtime.db.transaction() as session:
+            lead = session.get(Lead, claimed.lead_id)
+            entry = stage_entry(session, lead) if lead is not None else None
+            if lead is None or entry is None or entry.id != int(payload["transition_id"]):
+                return None  # the lead moved on: the reminder no longer applies
+            team = config.team(lead.team)
+            zone = team.zone if team else ZoneInfo("UTC")
+            waiting = Waiting(
+                sla=str(getattr(config.sla, payload["repeats"])),
+                since=f"{entry.at.astimezone(zone):%a %d %b %H:%M} {zone.key}",
+                repeat=payload["level"] != payload["repeats"],
+            )
+            card = card_of(lead)
+            owner = lead.owner
+            alert = session.scalars(
+                select(SlackMessage).where(
+                    SlackMessage.purpose == "alert", SlackMessage.transition_id == entry.id
+                )
+            ).first()
+            thread = (alert.channel, alert.ts) if alert else None
+        to = str(payload["to"])
+        if claimed.kind == "reminder_thread":
+            message = thread_reminder(card, waiting, payload["mentions"], unrouted=team is None)
+            if thread is None:  # no alert was recorded: say it in the channel itself
+                return self._post(claimed, to, message)
+            return self._post(claimed, thread[0], {**message, "thread_ts": thread[1]})
+        if claimed.kind == "reminder_escalation":
+            where = f"<#{team.channel}>" if team else "the marketing channel (unrouted)"
+            return self._post(claimed, to, escalation_dm(card, waiting, where))
+        stand_in = to != owner
+        return self._post(
+            claimed,
+            to,
+            owner_dm(card, waiting, instead_of=owner if stand_in else None, manager=stand_in),
+        )
+
+    def _digest(self, claimed: Claimed) -> Posted | None:
+        """The daily digest, then its chart (rendered now) through the files upload flow."""
+        numbers = claimed.payload
+        channel = self.runtime.config.marketing.channel
+        posted = self._post(claimed, channel, digest_message(numbers))
+        filename = chart_filename(numbers)
+        if claimed.attempts > 1 and self._uploaded(posted.channel, filename, claimed):
+            return posted
+        chart = funnel_chart(numbers["series"])
+        self._call(
+            "files_upload_v2",
+            channel=posted.channel,
+            file=chart,
+            filename=filename,
+            title=f"Funnel, {numbers['series']['days']} days to {numbers['day']}",
+        )
+        return posted
+
+    def _uploaded(self, channel: str, filename: str, claimed: Claimed) -> bool:
+        """Whether a previous attempt already shared the chart in the channel."""
+        response = self._call(
+            "conversations_history",
+            channel=channel,
+            oldest=f"{claimed.created_at.timestamp() - 60:.6f}",
+            limit=200,
+        )
+        return any(
+            item.get("name") == filename
+            for message in response.get("messages", [])
+            for item in message.get("files") or []
+        )
+
     # --- Slack ------------------------------------------------------------------------------
 
     def _post(self, claimed: Claimed, channel: str, message: dict[str, Any]) -> Posted:
@@ -267,7 +346,7 @@ class Notifier:
             opened = self._call("conversations_open", users=channel)
             channel = str(opened["channel"]["id"])
         if claimed.attempts > 1:
-            found = self._already_posted(claimed, channel)
+            found = self._already_posted(claimed, channel, message.get("thread_ts"))
             if found:
                 return found
         metadata = {
@@ -277,14 +356,19 @@ class Notifier:
         response = self._call("chat_postMessage", channel=channel, metadata=metadata, **message)
         return Posted(str(response["channel"]), str(response["ts"]))
 
-    def _already_posted(self, claimed: Claimed, channel: str) -> Posted | None:
-        """A previous attempt may have posted before we could record it: look for our metadata."""
+    def _already_posted(
+        self, claimed: Claimed, channel: str, thread_ts: str | None = None
+    ) -> Posted | None:
+        """A previous attempt may have posted before we could record it: look for our metadata
+        (in the thread, for a reply)."""
         oldest = f"{claimed.created_at.timestamp() - 60:.6f}"
         cursor = None
+        where = {"ts": thread_ts} if thread_ts else {}
         for _ in range(20):  # at most 20 pages of 200 messages
             response = self._call(
-                "conversations_history",
+                "conversations_replies" if thread_ts else "conversations_history",
                 channel=channel,
+                **where,
                 oldest=oldest,
                 include_all_metadata=True,
                 limit=200,
