@@ -75,6 +75,8 @@ def database_url(environ: Mapping[str, str]) -> str:
 
 def _port_free(host: str, port: int) -> bool:
     with socket.socket() as sock:
+        # As servers bind: a port left in TIME_WAIT by the last run is free, a listener is not.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:
@@ -299,8 +301,14 @@ def _start_emulator(host: str, port: int, requested: int | None) -> SlackEmulato
 # --- the web page and its JSON endpoints -----------------------------------------------------
 
 
-def page_html() -> bytes:
-    return files("bot.sandbox").joinpath("page.html").read_bytes()
+INITIAL_STATE = "/*INITIAL_STATE*/null"
+
+
+def page_html(initial: Any = None) -> bytes:
+    """The page, with ``initial`` (the state it shows first) inlined as JSON."""
+    page = files("bot.sandbox").joinpath("page.html").read_text(encoding="utf-8")
+    inline = json.dumps(initial).replace("<", "\\u003c")  # ASCII only, and no "</script>"
+    return page.replace(INITIAL_STATE, inline, 1).encode()
 
 
 class SandboxPage:
@@ -335,7 +343,7 @@ class SandboxPage:
         self, method: str, path: str, query: str, body: bytes
     ) -> tuple[int, str, bytes] | None:
         if method == "GET" and path in ("/", "/sandbox", "/sandbox/"):
-            return 200, "text/html; charset=utf-8", page_html()
+            return 200, "text/html; charset=utf-8", page_html(self.state(None, None))
         if method == "GET" and path == "/sandbox/state":
             params = {k: v[-1] for k, v in parse_qs(query).items()}
             return self._json(200, self.state(params.get("user"), params.get("channel")))

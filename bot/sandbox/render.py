@@ -57,9 +57,14 @@ def _span(pattern_char: str, tag: str) -> tuple[re.Pattern[str], str]:
 _SPANS = [_span("*", "b"), _span("_", "i"), _span("~", "s")]
 
 
+def _unslack(text: str) -> str:
+    """Slack's three escapes back to characters (it sends ``&amp;`` ``&lt;`` ``&gt;``)."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
 def _token_html(token: str, names: Names) -> str:
     """One ``<...>`` token: a mention, a channel, a special mention or a link."""
-    target, _, label = token.partition("|")
+    target, _, label = _unslack(token).partition("|")
     if target.startswith("@"):
         user = target[1:]
         shown = names.users.get(user) or label or user
@@ -94,8 +99,7 @@ def mrkdwn_html(text: str, names: Names | None = None) -> str:
         return f"\x00{len(saved) - 1}\x00"
 
     text = _TOKEN.sub(lambda m: keep(_token_html(m.group(1), names)), text)
-    text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    text = html.escape(text, quote=False)
+    text = html.escape(_unslack(text), quote=False)
     text = _PRE.sub(lambda m: keep(f"<pre>{m.group(1)}</pre>"), text)
     text = _CODE.sub(lambda m: keep(f"<code>{m.group(1)}</code>"), text)
     for pattern, replacement in _SPANS:
