@@ -8,7 +8,7 @@ from typing import Any
 from slack_bolt import App
 from slack_sdk import WebClient
 
-from bot.handlers import actions, commands, home, views
+from bot.handlers import actions, commands, home, reminders, views
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -30,6 +30,7 @@ def build_app(runtime: Runtime, client: WebClient, *, verify_token: bool = True)
     views.register_lead_forms(app, runtime)
     commands.register(app, runtime)
     home.register(app, runtime)
+    reminders.register(app, runtime)
 
     @app.error
     def on_error(error: Exception, body: dict[str, Any]) -> None:

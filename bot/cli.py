@@ -103,7 +103,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     upgrade(env.database_url)
     runtime = Runtime(settings=env, config=config, db=Database(env.database_url))
     slack = build_slack(runtime)
-    app = create_app(runtime, slack)
+    scheduler = None
+    if not args.no_scheduler:
+        from bot.scheduler import build_scheduler
+
+        scheduler = build_scheduler(runtime)
+    app = create_app(runtime, slack, scheduler)
     if args.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -141,6 +146,10 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     try:
         runtime = Runtime(settings=env, config=config, db=db, clock=lambda: at)
         slack = build_slack(runtime, verify_token=False)
+        if args.name != "outbox":
+            from bot.scheduler import JOBS
+
+            print(JOBS[args.name](runtime), flush=True)
         report = slack.notifier.drain()
         print(f"outbox: sent {report.sent}, failed {report.failed}")
         for line in report.errors:
@@ -281,7 +290,11 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = commands.add_parser("jobs", help="scheduled jobs")
     job_actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
     run = job_actions.add_parser("run", help="run one job once")
-    run.add_argument("name", choices=["outbox"], help="the job")
+    run.add_argument(
+        "name",
+        choices=["reminders", "digest", "outbox"],
+        help="the job (reminders and digest also deliver what they queue, as outbox does)",
+    )
     run.add_argument("--at", help="run as if the clock read this ISO-8601 time (with offset)")
     run.set_defaults(func=cmd_jobs_run)
 

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from apscheduler.schedulers.base import BaseScheduler
 from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
@@ -101,13 +102,19 @@ def build_slack(runtime: Runtime, *, verify_token: bool = True) -> SlackSide:
     )
 
 
-def create_app(runtime: Runtime, slack: SlackSide | None = None) -> FastAPI:
+def create_app(
+    runtime: Runtime, slack: SlackSide | None = None, scheduler: BaseScheduler | None = None
+) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if slack:
             slack.worker.start()
             slack.worker.wake()  # whatever was queued while we were down
+        if scheduler:
+            scheduler.start()
         yield
+        if scheduler:
+            scheduler.shutdown()
         if slack:
             slack.worker.stop()
 

@@ -1,0 +1,84 @@
+"""The clock inside ``leadbot serve``: APScheduler 3 runs each job in a background thread. A job
+is one call into ``core.services`` in one transaction, then a nudge to the outbox worker.
+
+- ``reminders`` every 5 minutes: stale-lead reminders and escalations that came due.
+- ``digest`` at minute 0 of every hour from 08:00 to 23:00 UTC: the first run of the day
+  queues yesterday's digest, the later ones find it queued and do nothing. So a process that
+  starts (or wakes) after 08:00 still sends the day's digest, at the next full hour.
+
+Missed runs (a paused process, a busy machine) are caught up once: ``coalesce`` folds every
+missed run of a job into one, ``misfire_grace_time`` (one period) lets that one run late, and
+``max_instances=1`` never runs a job twice at once in a process. Across processes, the
+database's unique keys make a second run a no-op (see the README).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.runtime import Runtime
+from core.services import digest, reminders
+
+log = logging.getLogger(__name__)
+
+REMINDERS_EVERY_SECONDS = 5 * 60
+DIGEST_HOURS = "8-23"  # UTC; the first run at or after 08:00 sends the day's digest
+DIGEST_GRACE_SECONDS = 60 * 60
+
+Job = Callable[[Runtime], str]
+
+
+def run_reminders(runtime: Runtime) -> str:
+    with runtime.db.transaction() as session:
+        queued = reminders.send_reminders(session, runtime.config, runtime.now())
+    if queued:
+        runtime.outbox_changed()
+    return f"reminders: queued {len(queued)}"
+
+
+def run_digest(runtime: Runtime) -> str:
+    with runtime.db.transaction() as session:
+        queued = digest.queue_digest(session, runtime.config, runtime.now())
+    if queued:
+        runtime.outbox_changed()
+    day = digest.digest_day(runtime.now()).isoformat()
+    return f"digest: {'queued' if queued else 'already queued'} for {day}"
+
+
+#: Every job `leadbot jobs run NAME` knows besides `outbox`.
+JOBS: dict[str, Job] = {"reminders": run_reminders, "digest": run_digest}
+
+
+def _logged(name: str, job: Job, runtime: Runtime) -> Callable[[], None]:
+    def run() -> None:
+        log.info("%s", job(runtime))
+
+    run.__name__ = f"leadbot_{name}"
+    return run
+
+
+def build_scheduler(runtime: Runtime, jobs: Mapping[str, Job] | None = None) -> BackgroundScheduler:
+    """A scheduler (not started) with the reminders and digest jobs."""
+    jobs = jobs or JOBS
+    scheduler = BackgroundScheduler(
+        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
+    )
+    scheduler.add_job(
+        _logged("reminders", jobs["reminders"], runtime),
+        IntervalTrigger(seconds=REMINDERS_EVERY_SECONDS, timezone=UTC),
+        id="reminders",
+        misfire_grace_time=REMINDERS_EVERY_SECONDS,
+    )
+    scheduler.add_job(
+        _logged("digest", jobs["digest"], runtime),
+        CronTrigger(hour=DIGEST_HOURS, minute=0, timezone=UTC),
+        id="digest",
+        misfire_grace_time=DIGEST_GRACE_SECONDS,
+    )
+    return scheduler
