@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
-from sqlalchemy import CursorResult, Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -100,26 +100,22 @@ def insert_or_ignore(
     True if this call inserted it. Concurrent callers on PostgreSQL wait for each other on the
     unique index, so exactly one of them gets True; SQLite serialises writers anyway."""
     dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        stmt: Any = (
-            pg_insert(model).values(**values).on_conflict_do_nothing(index_elements=list(conflict))
-        )
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        stmt = (
-            sqlite_insert(model)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=list(conflict))
-        )
-    else:  # any other engine: a savepoint around a plain insert
+    if dialect not in ("postgresql", "sqlite"):  # any other engine: a savepoint around an insert
         try:
             with session.begin_nested():
                 session.add(model(**values))
         except IntegrityError:
             return False
         return True
-    result = cast("CursorResult[Any]", session.execute(stmt))
-    return result.rowcount == 1
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        stmt: Any = pg_insert(model)
+    else:
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        stmt = sqlite_insert(model)
+    key = next(iter(model.__table__.primary_key.columns))
+    stmt = stmt.values(**values).on_conflict_do_nothing(index_elements=list(conflict))
+    # RETURNING rather than rowcount: the ORM may not report a row count for this statement.
+    return session.execute(stmt.returning(key)).first() is not None
