@@ -236,7 +236,8 @@ def start_sandbox(
         raise SandboxError(f"port {port} is in use; choose another with --port")
     upgrade(url)
 
-    emulator = _start_emulator(host, port + 1 if page_port is None else page_port, page_port)
+    next_port = port + 1 if 0 < port < 65535 else 0
+    emulator = _start_emulator(host, next_port if page_port is None else page_port, page_port)
     started: list[Any] = [emulator]
     try:
         seed_from_config(emulator, workspace)

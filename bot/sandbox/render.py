@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -317,7 +317,7 @@ def render_message(message: Mapping[str, Any], names: Names | None = None) -> di
 
 
 def render_conversation(
-    messages: list[Mapping[str, Any]], names: Names | None = None
+    messages: Sequence[Mapping[str, Any]], names: Names | None = None
 ) -> list[dict[str, Any]]:
     """Top-level messages oldest first, each with its thread replies under ``replies``."""
     roots: list[dict[str, Any]] = []
