@@ -66,19 +66,21 @@ def _logged(name: str, job: Job, runtime: Runtime) -> Callable[[], None]:
 def build_scheduler(runtime: Runtime, jobs: Mapping[str, Job] | None = None) -> BackgroundScheduler:
     """A scheduler (not started) with the reminders and digest jobs."""
     jobs = jobs or JOBS
-    scheduler = BackgroundScheduler(
-        timezone=UTC, job_defaults={"coalesce": True, "max_instances": 1}
-    )
+    scheduler = BackgroundScheduler(timezone=UTC)
     scheduler.add_job(
         _logged("reminders", jobs["reminders"], runtime),
         IntervalTrigger(seconds=REMINDERS_EVERY_SECONDS, timezone=UTC),
         id="reminders",
+        coalesce=True,
+        max_instances=1,
         misfire_grace_time=REMINDERS_EVERY_SECONDS,
     )
     scheduler.add_job(
         _logged("digest", jobs["digest"], runtime),
         CronTrigger(hour=DIGEST_HOURS, minute=0, timezone=UTC),
         id="digest",
+        coalesce=True,
+        max_instances=1,
         misfire_grace_time=DIGEST_GRACE_SECONDS,
     )
     return scheduler
