@@ -12,6 +12,7 @@ NEEDS = {
     "chat.update": "chat:write",
     "chat.postEphemeral": "chat:write",
     "conversations.history": "channels:history",
+    "conversations.replies": "channels:history",
     "conversations.open": "im:write",
     "users.info": "users:read",
     "users.lookupByEmail": "users:read.email",
