@@ -209,3 +209,18 @@ def test_daily_digest_with_its_chart_through_the_upload_flow(bot):
     image = Image.open(io.BytesIO(content))
     image.verify()
     assert image.format == "PNG" and image.size[0] > 300
+
+
+def test_a_failed_chart_upload_is_retried_without_posting_the_digest_twice(bot):
+    at(bot, datetime(2026, 11, 23, 8, 0, tzinfo=UTC))
+    bot.emulator.fail_next("files.completeUploadExternal", status=200, error="fatal_error")
+    run_digest(bot.runtime)
+    assert eventually(lambda: bot.emulator.calls("files.completeUploadExternal"), 10)
+    assert eventually(lambda: bot.emulator.messages(MKTG))
+    at(bot, datetime(2026, 11, 23, 8, 5, tzinfo=UTC))  # past the retry's back-off
+    bot.runtime.outbox_changed()
+    settled(bot)
+    digest, chart = bot.emulator.messages(MKTG)
+    assert "Lead handoff" in texts(digest) and chart["files"][0]["name"].endswith(".png")
+    assert len(bot.emulator.calls("files.completeUploadExternal")) == 2
+    assert len(bot.emulator.calls("chat.postMessage")) == 1
