@@ -36,6 +36,7 @@ from bot.sandbox.render import (
 )
 from bot.sandbox.seed import seed_from_config
 from bot.sandbox.serving import ThreadedServer
+from bot.scheduler import build_scheduler
 from bot.server import SlackSide, build_slack, create_app
 from core.config import ConfigError, Settings, WorkspaceConfig, load_config
 from core.db import Database
@@ -253,7 +254,8 @@ def start_sandbox(
         runtime = Runtime(settings=settings, config=workspace, db=Database(url))
         started.append(runtime.db)
         side = build_slack(runtime)
-        server = ThreadedServer(create_app(runtime, side), host=host, port=port).start()
+        app = create_app(runtime, side, build_scheduler(runtime))  # reminders and digest too
+        server = ThreadedServer(app, host=host, port=port).start()
         started.append(server)
         driver = SlackDriver(
             emulator, f"{server.url}/slack/events", emulator.signing_secret, timeout=10

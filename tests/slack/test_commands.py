@@ -346,5 +346,7 @@ def test_buttons_on_a_lookup_card_open_the_modals(bot):
     assert open_modal(bot, "U0MGR1")["callback_id"] == "lead_assign_submit"
     done = bot.slack.submit(bot.slack.views("U0MGR1")[-1], {"owner": "U0REP2"}, user="U0MGR1")
     assert done.closed and lead_row(bot, lead_id).owner == "U0REP2"
-    bot.slack.click(run(bot, f"lookup {lead_id}", user="U0REP2").ephemeral, "Nurture", user="U0REP2")
+    bot.slack.click(
+        run(bot, f"lookup {lead_id}", user="U0REP2").ephemeral, "Nurture", user="U0REP2"
+    )
     bot.wait_stage(lead_id, "nurture")
