@@ -25,13 +25,23 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from core.config import BusinessHours, Duration
+from core.config import BusinessHours, Duration, WorkspaceConfig
 
 # Adding business time walks calendar days and gives up after this many, so it terminates for
 # any input; no SLA or snooze is anywhere near ten years of business time away.
 HORIZON_DAYS = 10 * 366
 
 _ONE_DAY = timedelta(days=1)
+
+#: The clock of leads with no team (unrouted): Mon-Fri 09:00-18:00 UTC.
+DEFAULT_HOURS = BusinessHours()
+UTC_ZONE = ZoneInfo("UTC")
+
+
+def hours_of(config: WorkspaceConfig, team: str | None) -> tuple[BusinessHours, ZoneInfo]:
+    """Business hours and zone a lead's SLA clock runs in: its team's, else DEFAULT_HOURS in UTC."""
+    found = config.team(team)
+    return (found.business_hours, found.zone) if found else (DEFAULT_HOURS, UTC_ZONE)
 
 
 def add_business_time(

@@ -11,6 +11,7 @@ from bot.handlers.actions import lead_id_of, tell
 from bot.runtime import Runtime
 from bot.views import ids
 from bot.views.reminders import snoozed_note
+from core.businesstime import hours_of
 from core.services import handoff, reminders
 
 
@@ -28,7 +29,7 @@ def register(app: App, runtime: Runtime) -> None:
                     config=runtime.config,
                     now=runtime.now(),
                 )
-                _, zone = reminders.hours_of(runtime.config, lead.team)
+                _, zone = hours_of(runtime.config, lead.team)
         except handoff.Refused as refusal:
             tell(respond, client, body, str(refusal))
             return

@@ -36,15 +36,12 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core import access
-from core.businesstime import add_business_days, add_business_time
+from core.businesstime import add_business_days, add_business_time, hours_of
 from core.config import BusinessHours, Duration, Sla, Team, WorkspaceConfig
 from core.db import insert_or_ignore
 from core.lifecycle import OPEN, Stage
 from core.models import Lead, Outbox, ReminderSnooze, SentReminder, StageTransition
 from core.services.handoff import Refused, get_lead, stage_entry
-
-DEFAULT_HOURS = BusinessHours()  # unrouted leads: Mon-Fri 09:00-18:00 UTC
-UTC_ZONE = ZoneInfo("UTC")
 
 #: The SLA levels of each open stage, in the order they come due.
 LEVELS: dict[Stage, tuple[str, ...]] = {
@@ -88,12 +85,6 @@ class Due:
     @property
     def kind(self) -> str:
         return KINDS[self.repeats]
-
-
-def hours_of(config: WorkspaceConfig, team: str | None) -> tuple[BusinessHours, ZoneInfo]:
-    """Business hours and zone a lead's clock runs in (DEFAULT_HOURS in UTC without a team)."""
-    found = config.team(team)
-    return (found.business_hours, found.zone) if found else (DEFAULT_HOURS, UTC_ZONE)
 
 
 def snooze_level(until: datetime) -> str:

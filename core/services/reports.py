@@ -18,19 +18,16 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from core.businesstime import add_business_time
-from core.config import BusinessHours, WorkspaceConfig
+from core.businesstime import add_business_time, hours_of
+from core.config import WorkspaceConfig
 from core.lifecycle import QUALIFIED, Stage
 from core.models import Lead, StageTransition
 from core.services.handoff import REJECT_REASONS
 
-DEFAULT_HOURS = BusinessHours()  # for unrouted leads: Mon-Fri 09:00-18:00 UTC
-UTC_ZONE = ZoneInfo("UTC")
 QUALIFIED_VALUES = tuple(stage.value for stage in QUALIFIED)
 
 
@@ -108,9 +105,7 @@ def funnel(
         if accepted is not None
     ]
     for entry, accepted in _handoffs(session, team, qualified_between=(since, until)):
-        lead_team = config.team(entry.lead_team)
-        hours = lead_team.business_hours if lead_team else DEFAULT_HOURS
-        zone = lead_team.zone if lead_team else UTC_ZONE
+        hours, zone = hours_of(config, entry.lead_team)
         due = add_business_time(entry.at, config.sla.mql_accept, hours, zone)
         done = accepted.at if accepted is not None else None
         if (done is not None and done > due) or (
