@@ -217,6 +217,14 @@ def test_a_failed_chart_upload_is_retried_without_posting_the_digest_twice(bot):
     run_digest(bot.runtime)
     assert eventually(lambda: bot.emulator.calls("files.completeUploadExternal"), 10)
     assert eventually(lambda: bot.emulator.messages(MKTG))
+
+    def failure_recorded():
+        with bot.db.transaction() as s:
+            return s.scalars(select(Outbox.last_error).where(Outbox.sent_at.is_(None))).first()
+
+    # Move the clock only once the worker has recorded the failure and scheduled the retry;
+    # moving it earlier would push the retry's back-off past the new "now".
+    assert eventually(failure_recorded, 10)
     at(bot, datetime(2026, 11, 23, 8, 5, tzinfo=UTC))  # past the retry's back-off
     bot.runtime.outbox_changed()
     settled(bot)
