@@ -42,26 +42,32 @@ def metrics(request: Request) -> Metrics:
     return request.app.state.metrics  # type: ignore[no-any-return]
 
 
-def require_key(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
-    """``Authorization: Bearer <key>`` with a live key; anything else is 401."""
+def check_key(rt: Runtime, authorization: str | None) -> tuple[str | None, str | None]:
+    """``(key name, None)`` for ``Bearer <live key>``, else ``(None, why not)``."""
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
-        raise HTTPException(
-            401,
-            "missing API key: send Authorization: Bearer <key>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    rt = runtime(request)
+        return None, "missing API key: send Authorization: Bearer <key>"
     with rt.db.transaction() as session:
         key = verify_key(session, presented.strip())
         if key is None:
-            raise HTTPException(
-                401, "unknown or revoked API key", headers={"WWW-Authenticate": "Bearer"}
-            )
+            return None, "unknown or revoked API key"
         now = rt.now()
         if key.last_used_at is None or now - key.last_used_at > KEY_TOUCH_INTERVAL:
             key.last_used_at = now
-        return key.name
+        return key.name, None
+
+
+def require_key(request: Request, authorization: Annotated[str | None, Header()] = None) -> str:
+    """``Authorization: Bearer <key>`` with a live key; anything else is 401. The server's
+    middleware checks it before the body is read (so a bad key is 401 even with a bad body);
+    this dependency documents the header and covers an app mounted without that middleware."""
+    checked: str | None = getattr(request.state, "api_key", None)
+    if checked:
+        return checked
+    name, error = check_key(runtime(request), authorization)
+    if name is None:
+        raise HTTPException(401, error, headers={"WWW-Authenticate": "Bearer"})
+    return name
 
 
 router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_key)], responses=UNAUTHORIZED)
@@ -91,7 +97,10 @@ def post_lead(body: LeadIn, request: Request, response: Response) -> LeadOut:
         lead, outcome, qualified = intake.upsert_lead(session, body, config=rt.config, now=rt.now())
         return leads.lead_out(lead), outcome, qualified
 
-    out, outcome, qualified = with_retry(rt.db, work)
+    try:
+        out, outcome, qualified = with_retry(rt.db, work)
+    except intake.BadInput as exc:
+        raise _unprocessable(exc.errors, ("body",)) from exc
     response.status_code = 201 if outcome == "created" else 200
     metrics(request).leads_upserted.labels(outcome).inc()
     if qualified:

@@ -160,9 +160,12 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
     from core.services import apikeys
 
-    db = Database(settings().database_url)
+    url = settings().database_url
+    upgrade(url)  # a fresh database works straight away (a no-op at head)
+    db = Database(url)
     try:
         with db.transaction() as session:
             if args.action == "create":
@@ -198,6 +201,9 @@ def cmd_import(args: argparse.Namespace) -> int:
         raise UsageError(f"{path}: no such file")
     env = settings()
     config = workspace()
+    from core.migrate import upgrade
+
+    upgrade(env.database_url)
     db = Database(env.database_url)
     try:
         with _progress(enabled=sys.stdout.isatty()) as progress:

@@ -40,16 +40,45 @@ from core.services.stages import latest_transition
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=2)
+#: Longer than the slowest delivery (a 30 s timeout, retry handlers waiting out Retry-After,
+#: a history lookup); a row still leased is not taken by another worker.
+LEASE = timedelta(minutes=5)
 MAX_BACKOFF = timedelta(minutes=15)
+
+#: Slack errors that no retry will fix: the row is given up (kept, with its error) instead of
+#: blocking every later message about the lead.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "user_not_found",
+        "users_not_found",
+        "account_inactive",
+        "user_is_bot",
+        "cannot_dm_bot",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+    }
+)
 
 
 class Undeliverable(Exception):
-    """This attempt failed; ``retry_after`` (seconds) if Slack said when to come back."""
+    """This attempt failed; ``retry_after`` (seconds) if Slack said when to come back;
+    ``permanent`` when trying again cannot help."""
 
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, permanent: bool = False
+    ) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)
@@ -116,6 +145,12 @@ class Notifier:
                 report.failed += 1
                 report.errors.append(f"outbox {claimed.id} ({claimed.kind}): {exc}")
                 continue
+            except Exception as exc:  # a bug in rendering one row must not stall the queue
+                log.exception("outbox %s (%s) could not be built", claimed.id, claimed.kind)
+                self.failed(claimed, Undeliverable(f"{type(exc).__name__}: {exc}", permanent=True))
+                report.failed += 1
+                report.errors.append(f"outbox {claimed.id} ({claimed.kind}): {exc}")
+                continue
             self.succeeded(claimed, posted)
             report.sent += 1
         return report
@@ -124,11 +159,19 @@ class Notifier:
         now = self.runtime.now()
         earlier = aliased(Outbox)
         blocked = exists().where(
-            earlier.lead_id == Outbox.lead_id, earlier.sent_at.is_(None), earlier.id < Outbox.id
+            earlier.lead_id == Outbox.lead_id,
+            earlier.sent_at.is_(None),
+            earlier.gave_up_at.is_(None),
+            earlier.id < Outbox.id,
         )
         query = (
             select(Outbox)
-            .where(Outbox.sent_at.is_(None), Outbox.next_attempt_at <= now, ~blocked)
+            .where(
+                Outbox.sent_at.is_(None),
+                Outbox.gave_up_at.is_(None),
+                Outbox.next_attempt_at <= now,
+                ~blocked,
+            )
             .order_by(Outbox.id)
             .limit(1)
             .with_for_update(skip_locked=True, of=Outbox)
@@ -145,8 +188,8 @@ class Notifier:
 
     def succeeded(self, claimed: Claimed, posted: Posted | None) -> None:
         with self.runtime.db.transaction() as session:
-            row = session.get(Outbox, claimed.id)
-            if row is None or row.sent_at is not None:
+            row = self._still_ours(session, claimed)
+            if row is None:
                 return
             now = self.runtime.now()
             row.sent_at = now
@@ -172,11 +215,25 @@ class Notifier:
             error,
         )
         with self.runtime.db.transaction() as session:
-            row = session.get(Outbox, claimed.id)
-            if row is None or row.sent_at is not None:
+            row = self._still_ours(session, claimed)
+            if row is None:
                 return
             row.last_error = str(error)[:2000]
-            row.next_attempt_at = self.runtime.now() + backoff(claimed.attempts, error.retry_after)
+            now = self.runtime.now()
+            if error.permanent:
+                log.error("outbox %s (%s) given up: %s", claimed.id, claimed.kind, error)
+                row.gave_up_at = now
+            else:
+                row.next_attempt_at = now + backoff(claimed.attempts, error.retry_after)
+
+    @staticmethod
+    def _still_ours(session: Session, claimed: Claimed) -> Outbox | None:
+        """The row, unless it was finished meanwhile or another worker took it over after our
+        lease ran out (its ``attempts`` moved on): then the outcome is that worker's to record."""
+        row = session.get(Outbox, claimed.id, with_for_update=True)
+        if row is None or row.sent_at is not None or row.attempts != claimed.attempts:
+            return None
+        return row
 
     # --- what each kind says ----------------------------------------------------------------
 
@@ -246,13 +303,16 @@ class Notifier:
                 return None
             card = card_of(lead)
         if claimed.kind == "marketing_accepted":
-            message = marketing_accepted(card, payload["actor"], payload["waited_seconds"])
+            message = marketing_accepted(
+                card, payload["actor"], payload["waited_seconds"], payload.get("assigned_by")
+            )
         else:
-            reason = REASONS_BY_CODE[payload["reason"]]
+            code = payload.get("reason")
+            label = REASONS_BY_CODE[code].label if code else payload.get("reason_text") or "-"
             message = marketing_rejected(
                 card,
                 payload["actor"],
-                reason.label,
+                label,
                 payload.get("comment"),
                 moved.to_stage,
                 payload["waited_seconds"],
@@ -365,15 +425,22 @@ class Notifier:
         cursor = None
         where = {"ts": thread_ts} if thread_ts else {}
         for _ in range(20):  # at most 20 pages of 200 messages
-            response = self._call(
-                "conversations_replies" if thread_ts else "conversations_history",
-                channel=channel,
-                **where,
-                oldest=oldest,
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
-            )
+            try:
+                response = self._call(
+                    "conversations_replies" if thread_ts else "conversations_history",
+                    channel=channel,
+                    **where,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            except Undeliverable as exc:
+                if not exc.permanent:
+                    raise
+                # No right to read this channel (chat:write.public posts without joining):
+                # nothing to find, so post.
+                return None
             for message in response.get("messages", []):
                 payload = (message.get("metadata") or {}).get("event_payload") or {}
                 if payload.get("outbox_id") == claimed.id:
@@ -390,7 +457,9 @@ class Notifier:
             retry_after = exc.response.headers.get("Retry-After") if exc.response else None
             error = exc.response.get("error") if exc.response else str(exc)
             raise Undeliverable(
-                f"{method}: {error}", float(retry_after) if retry_after else None
+                f"{method}: {error}",
+                float(retry_after) if retry_after else None,
+                permanent=error in PERMANENT_ERRORS,
             ) from exc
         except (SlackClientError, OSError) as exc:  # connection refused, timeouts, TLS
             raise Undeliverable(f"{method}: {exc.__class__.__name__}: {exc}") from exc

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_sdk import WebClient
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot import api
@@ -137,6 +138,19 @@ def create_app(
         return JSONResponse(
             {"detail": jsonable_encoder(errors), "errors": _readable(errors)}, status_code=422
         )
+
+    @app.middleware("http")
+    async def authenticate(request: Request, call_next):  # type: ignore[no-untyped-def]
+        if request.url.path.startswith("/api/"):
+            name, error = await run_in_threadpool(
+                api.check_key, runtime, request.headers.get("authorization")
+            )
+            if name is None:
+                return JSONResponse(
+                    {"detail": error}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
+            request.state.api_key = name
+        return await call_next(request)
 
     @app.middleware("http")
     async def count(request: Request, call_next):  # type: ignore[no-untyped-def]

@@ -6,6 +6,8 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 
 def alembic_config(url: str) -> Config:
@@ -15,8 +17,31 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+#: Any fixed number: the PostgreSQL advisory lock that lets one process at a time migrate.
+MIGRATION_LOCK = 7_150_442
+
+
 def upgrade(url: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config(url), revision)
+    """Bring the schema to ``revision``. On PostgreSQL, several processes starting at once
+    (``leadbot serve`` upgrades first) take turns through an advisory lock; the later ones find
+    the schema at head and do nothing."""
+    config = alembic_config(url)
+    if make_url(url).get_backend_name() != "postgresql":
+        command.upgrade(config, revision)
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+            try:
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                connection.commit()
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+                connection.commit()
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str, revision: str = "base") -> None:

@@ -220,6 +220,9 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     sent_at: Mapped[datetime | None]
+    # Set when Slack refused for good (a deleted channel, a deleted message, invalid blocks):
+    # the row stays, with its error, for people to see, and stops holding up the lead's queue.
+    gave_up_at: Mapped[datetime | None]
 
     __table_args__ = (Index(None, "sent_at", "next_attempt_at"),)
 

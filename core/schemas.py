@@ -4,6 +4,7 @@ validation can be stored on every engine."""
 
 from __future__ import annotations
 
+import math
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -66,15 +67,25 @@ def _properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
     return value
 
 
-def _check_json_text(value: Any) -> None:
+MAX_DEPTH = 16
+
+
+def _check_json_text(value: Any, depth: int = 0) -> None:
+    """JSON every engine stores and returns unchanged: no NUL, no NaN/Infinity, bounded nesting."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str) and "\x00" in value:
         raise ValueError("values must not contain NUL characters")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("numbers must be finite (no NaN or Infinity)")
     if isinstance(value, dict):
-        for item in value.values():
-            _check_json_text(item)
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                raise ValueError("keys must not contain NUL characters")
+            _check_json_text(item, depth + 1)
     elif isinstance(value, list):
         for item in value:
-            _check_json_text(item)
+            _check_json_text(item, depth + 1)
 
 
 Email = Annotated[EmailStr, AfterValidator(str.lower), Field(max_length=320)]
@@ -140,6 +151,8 @@ class EventIn(BaseModel):
             value = value.replace(tzinfo=UTC)
         if value.year < 1970:
             raise ValueError("must be after 1970")
+        if value.year > 9000:
+            raise ValueError("is in the future")
         return value.astimezone(UTC)
 
     @model_validator(mode="after")

@@ -81,23 +81,23 @@ def register(app: App, runtime: Runtime) -> None:
 def register_lead_buttons(app: App, runtime: Runtime) -> None:
     """Qualify, Opportunity, Assign, Nurture: on lookup cards, App Home and reminders."""
 
-    def opener(
-        open_modal: Callable[[WebClient, str, Runtime, int, str], None],
-    ) -> Callable[..., None]:
+    def opener(build: Callable[[Runtime, int, str], dict[str, Any]]) -> Callable[..., None]:
         def on_click(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
             ack()
             try:
-                open_modal(
-                    client, body["trigger_id"], runtime, lead_id_of(body), body["user"]["id"]
-                )
+                view = build(runtime, lead_id_of(body), body["user"]["id"])
             except (handoff.Refused, IllegalTransition) as refusal:
                 tell(respond, client, body, str(refusal))
+                return
+            problem = modals.open_view(client, body["trigger_id"], view)
+            if problem:
+                tell(respond, client, body, problem)
 
         return on_click
 
-    app.action(ids.QUALIFY)(opener(modals.open_bant))
-    app.action(ids.OPPORTUNITY)(opener(modals.open_opportunity))
-    app.action(ids.ASSIGN)(opener(modals.open_assign))
+    app.action(ids.QUALIFY)(opener(modals.bant_view))
+    app.action(ids.OPPORTUNITY)(opener(modals.opportunity_view))
+    app.action(ids.ASSIGN)(opener(modals.assign_view))
 
     @app.action(ids.NURTURE)
     def on_nurture(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:

@@ -3,6 +3,7 @@ command's response); a bad or missing argument gets that subcommand's usage."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -10,11 +11,13 @@ from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
 
 from bot.handlers import modals
 from bot.present import card_of, details_of
 from bot.runtime import Runtime
 from bot.views.cards import StatsView, lookup_reply, mine_reply, stats_reply, text_reply, usage
+from bot.views.text import esc
 from core import access
 from core.lifecycle import IllegalTransition, Stage
 from core.services import leadops, reports
@@ -46,11 +49,19 @@ def register(app: App, runtime: Runtime) -> None:
 
     @app.command("/lead")
     def on_lead(ack: Ack, command: Command, client: WebClient) -> None:
-        words = (command.get("text") or "").split()
+        # Slack sends &, < and > in a command's text as entities; mentions stay <@U...|name>.
+        words = [
+            w if MENTION.match(w) else html.unescape(w) for w in (command.get("text") or "").split()
+        ]
         name = words[0].lower() if words else "help"
         handler = handlers.get(name)
         if handler is None:
-            ack(**usage(None, f"I don't know `{name[:30]}`."))
+            ack(**usage(None, f"I don't know `{esc(name[:30])}`."))
+            return
+        if name != "help" and not access.can_look_up(runtime.config, command["user_id"]):
+            # Checked before any lead is looked up: people outside sales and marketing learn
+            # nothing, not even whether an address is a lead.
+            ack(**text_reply(access.refusal("/lead", "sales reps, managers and marketing")))
             return
         try:
             handler(ack, command, client, words[1:])
@@ -82,17 +93,21 @@ def register(app: App, runtime: Runtime) -> None:
         with runtime.db.transaction() as session:
             return leadops.find_lead(session, args[0]).id
 
+    def open_form(ack: Ack, command: Command, client: WebClient, view: dict[str, Any]) -> None:
+        ack()  # within Slack's 3 seconds; the trigger_id stays valid for views.open after it
+        problem = modals.open_view(client, command["trigger_id"], view)
+        if problem:  # through the command's response_url: only the user sees it, anywhere
+            WebhookClient(command["response_url"]).send(text=problem, response_type="ephemeral")
+
     @subcommand("qualify")
     def on_qualify(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
-        lead_id = lead_arg(args, "qualify")
-        modals.open_bant(client, command["trigger_id"], runtime, lead_id, command["user_id"])
-        ack()
+        view = modals.bant_view(runtime, lead_arg(args, "qualify"), command["user_id"])
+        open_form(ack, command, client, view)
 
     @subcommand("opportunity")
     def on_opportunity(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
-        lead_id = lead_arg(args, "opportunity")
-        modals.open_opportunity(client, command["trigger_id"], runtime, lead_id, command["user_id"])
-        ack()
+        view = modals.opportunity_view(runtime, lead_arg(args, "opportunity"), command["user_id"])
+        open_form(ack, command, client, view)
 
     def park(ack: Ack, command: Command, args: list[str], to: Stage, name: str) -> None:
         lead_id = lead_arg(args, name)

@@ -20,7 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.views import ids
-from bot.views.text import clip, duration, esc, mention, points
+from bot.views.text import clip, duration, esc, esc_clip, mention, points
 
 STAGE_LABEL = {
     "mql": "MQL",
@@ -66,11 +66,11 @@ class Status:
 
 
 def who_line(card: LeadCard) -> str:
-    who = f"*{esc(clip(card.name, 120))}*"
+    who = f"*{esc_clip(card.name, 120)}*"
     if card.title:
-        who += f", {esc(clip(card.title, 120))}"
+        who += f", {esc_clip(card.title, 120)}"
     if card.company:
-        who += f" at *{esc(clip(card.company, 120))}*"
+        who += f" at *{esc_clip(card.company, 120)}*"
     details = [f"{card.company_size:,} employees" if card.company_size else None, card.country]
     extra = " · ".join(part for part in details if part)
     return who + (f" ({extra})" if extra else "")
@@ -80,13 +80,13 @@ def score_line(card: LeadCard) -> str:
     parts = [f"Grade *{card.grade}* (fit {card.fit:.0f})", f"engagement *{card.engagement:.0f}*"]
     if card.product:
         parts.append(f"product *{card.product:.0f}*")
-    parts.append(f"source {esc(clip(card.source, 60))}" if card.source else "source unknown")
+    parts.append(f"source {esc_clip(card.source, 60)}" if card.source else "source unknown")
     return " · ".join(parts)
 
 
 def reasons_line(card: LeadCard, top: int = 3) -> str:
     lines = [
-        f"• {esc(clip(str(r['rule']), 150))} ({points(float(r['points']))})"
+        f"• {esc_clip(str(r['rule']), 150)} ({points(float(r['points']))})"
         for r in list(card.reasons)[:top]
     ]
     return "\n".join(lines) if lines else "• no scoring reasons recorded"
@@ -95,7 +95,7 @@ def reasons_line(card: LeadCard, top: int = 3) -> str:
 def status_text(status: Status) -> str:
     after = f" after {duration(status.after_seconds)}" if status.after_seconds is not None else ""
     who = mention(status.actor)
-    reason = f": {esc(clip(status.reason, 300))}" if status.reason else ""
+    reason = f": {esc_clip(status.reason, 300)}" if status.reason else ""
     match status.stage:
         case "sal":
             return f":white_check_mark: Accepted by {who}{after}"
@@ -161,7 +161,7 @@ def reject_modal(
         private_metadata=f"{lead_id}|{channel}|{ts}",
         blocks=[
             SectionBlock(
-                text=MarkdownTextObject(text=f"Why is *{esc(clip(name, 200))}* not for sales?")
+                text=MarkdownTextObject(text=f"Why is *{esc_clip(name, 200)}* not for sales?")
             ),
             InputBlock(
                 block_id=ids.REJECT_REASON,
@@ -188,13 +188,20 @@ def reject_modal(
     return view.to_dict()
 
 
-def marketing_accepted(card: LeadCard, actor: str, waited_seconds: float) -> dict[str, Any]:
+def marketing_accepted(
+    card: LeadCard, actor: str, waited_seconds: float, assigned_by: str | None = None
+) -> dict[str, Any]:
+    how = (
+        f"was assigned to {mention(actor)} by {mention(assigned_by)}"
+        if assigned_by
+        else (f"was accepted by {mention(actor)}")
+    )
     text = (
-        f":white_check_mark: {mention(actor)} accepted {who_line(card)} "
-        f"after {duration(waited_seconds)} (team {esc(card.team or 'none')})."
+        f":white_check_mark: {who_line(card)} {how} after {duration(waited_seconds)} "
+        f"(team {esc(card.team or 'none')})."
     )
     return {
-        "text": clip(f"Accepted: {card.name}", 3000),
+        "text": clip(f"Accepted: {esc(card.name)}", 3000),
         "blocks": [SectionBlock(text=MarkdownTextObject(text=clip(text, 3000))).to_dict()],
     }
 
@@ -210,13 +217,15 @@ def marketing_rejected(
     lines = [
         f":leftwards_arrow_with_hook: {mention(actor)} rejected {who_line(card)} "
         f"after {duration(waited_seconds)}.",
-        f"*Reason:* {esc(reason_label)} → now *{STAGE_LABEL.get(to_stage, to_stage)}*",
+        f"*Reason:* {esc_clip(reason_label, 600)} → now *{STAGE_LABEL.get(to_stage, to_stage)}*",
     ]
     if comment:
-        lines.append(f"*Comment:* {esc(clip(comment, 2000))}")
+        lines.append(f"*Comment:* {esc_clip(comment, 1500)}")
     return {
-        "text": clip(f"Rejected: {card.name} ({reason_label})", 3000),
-        "blocks": [SectionBlock(text=MarkdownTextObject(text="\n".join(lines))).to_dict()],
+        "text": clip(f"Rejected: {esc(card.name)} ({esc(reason_label)})", 3000),
+        "blocks": [
+            SectionBlock(text=MarkdownTextObject(text=clip("\n".join(lines), 3000))).to_dict()
+        ],
     }
 
 
@@ -239,6 +248,6 @@ def assigned_dm(card: LeadCard, actor: str) -> dict[str, Any]:
         ),
     ]
     return {
-        "text": clip(f"You were assigned {card.name}", 3000),
+        "text": clip(f"You were assigned {esc(card.name)}", 3000),
         "blocks": [block.to_dict() for block in blocks],
     }

@@ -18,7 +18,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.views.alerts import STAGE_LABEL, LeadCard, reasons_line, score_line, who_line
-from bot.views.text import clip, duration, esc, mention
+from bot.views.text import clip, duration, esc, esc_clip, mention
 
 USAGE: dict[str, str] = {
     "help": "`/lead help`: what you can do",
@@ -94,7 +94,7 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
         lines = [
             f"{h.at:%Y-%m-%d %H:%M} {STAGE_LABEL.get(h.from_stage, h.from_stage)} → "
             f"{STAGE_LABEL.get(h.to_stage, h.to_stage)} by {mention(h.actor)}"
-            + (f": {esc(clip(h.reason, 120))}" if h.reason else "")
+            + (f": {esc_clip(h.reason, 120)}" if h.reason else "")
             for h in list(details.history)[-5:]
         ]
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*History*\n" + "\n".join(lines))))
@@ -118,7 +118,7 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
             SectionBlock(
                 text=MarkdownTextObject(
                     text=(
-                        f"*Opportunity* {esc(clip(o['name'], 200))}: "
+                        f"*Opportunity* {esc_clip(o['name'], 200)}: "
                         f"{o['amount']} {o['currency']}, closing {o['close_date']}"
                     )
                 )
@@ -158,7 +158,7 @@ def lookup_reply(
                 ]
             ).to_dict()
         )
-    names = ", ".join(d.card.name for d in found)
+    names = ", ".join(esc(d.card.name) for d in found)
     return {"text": clip(f"{len(found)} lead(s): {names}", 3000), "blocks": blocks[:50]}
 
 
@@ -174,7 +174,7 @@ def mine_reply(leads: Sequence[tuple[LeadCard, datetime]], now: datetime) -> dic
             lines.append(f"*{STAGE_LABEL.get(card.stage, card.stage)}*")
         company = f" ({esc(card.company)})" if card.company else ""
         lines.append(
-            f"• #{card.id} {esc(clip(card.name, 80))}{company}, "
+            f"• #{card.id} {esc_clip(card.name, 80)}{company}, "
             f"{duration((now - since).total_seconds())} in stage"
         )
     if len(leads) > 40:

@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.views import ids
-from bot.views.text import clip, esc
+from bot.views.text import clip, esc_clip
 
 
 def _select(
@@ -83,7 +83,7 @@ def bant_modal(
         close="Cancel",
         private_metadata=str(lead_id),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=f"BANT for *{esc(clip(name, 200))}*")),
+            SectionBlock(text=MarkdownTextObject(text=f"BANT for *{esc_clip(name, 200)}*")),
             _select("budget", "Budget", options["budget"], last.get("budget")),
             _text(
                 "budget_amount",
@@ -118,7 +118,7 @@ def opportunity_modal(
         close="Cancel",
         private_metadata=str(lead_id),
         blocks=[
-            SectionBlock(text=MarkdownTextObject(text=f"Opportunity for *{esc(clip(name, 200))}*")),
+            SectionBlock(text=MarkdownTextObject(text=f"Opportunity for *{esc_clip(name, 200)}*")),
             _text("name", "Opportunity name", default_name, max_length=300, optional=False),
             _text(
                 "amount", "Amount", None, max_length=20, optional=False, placeholder="e.g. 48000"
@@ -143,9 +143,7 @@ def assign_modal(lead_id: int, name: str) -> dict[str, Any]:
         close="Cancel",
         private_metadata=str(lead_id),
         blocks=[
-            SectionBlock(
-                text=MarkdownTextObject(text=f"Who should work *{esc(clip(name, 200))}*?")
-            ),
+            SectionBlock(text=MarkdownTextObject(text=f"Who should work *{esc_clip(name, 200)}*?")),
             InputBlock(
                 block_id="owner",
                 label="New owner",

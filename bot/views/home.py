@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.views.alerts import STAGE_LABEL, LeadCard
-from bot.views.text import clip, duration, esc, mention
+from bot.views.text import duration, esc_clip, mention
 
 PER_SECTION = 15
 
@@ -42,10 +42,10 @@ class Home:
 
 def _item(item: HomeItem, now: datetime) -> dict[str, Any]:
     card = item.card
-    company = f" ({esc(clip(card.company, 80))})" if card.company else ""
+    company = f" ({esc_clip(card.company, 80)})" if card.company else ""
     owner = f" · {mention(item.owner)}" if item.owner else ""
     text = (
-        f"*#{card.id} {esc(clip(card.name, 80))}*{company}\n"
+        f"*#{card.id} {esc_clip(card.name, 80)}*{company}\n"
         f"{STAGE_LABEL.get(card.stage, card.stage)} for "
         f"{duration((now - item.since).total_seconds())} · grade {card.grade}"
         f" · engagement {card.engagement:.0f}{owner}"

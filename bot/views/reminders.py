@@ -17,7 +17,7 @@ from slack_sdk.models.blocks import (
 
 from bot.views import ids
 from bot.views.alerts import STAGE_LABEL, LeadCard, score_line, who_line
-from bot.views.text import clip, esc, mention
+from bot.views.text import clip, esc, esc_clip, mention
 
 _UNITS = {"m": ("business minute", "business minutes"), "h": ("business hour", "business hours")}
 
@@ -136,7 +136,7 @@ def owner_dm(
             value=value,
             confirm=ConfirmObject(
                 title="Send to nurture?",
-                text=f"{card.name} leaves sales and goes back to marketing's nurture programme.",
+                text=f"{esc_clip(card.name, 150)} leaves sales for marketing's nurture programme.",
                 confirm="Nurture",
                 deny="Cancel",
             ),

@@ -9,7 +9,21 @@ def esc(text: object) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` cut to ``limit`` characters with an ellipsis, never inside an ``&amp;``-style
+    entity, so escaped text can be clipped after escaping (escaping first is what keeps the
+    result within Slack's limits: it can make text five times longer)."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    amp = cut.rfind("&")
+    if amp != -1 and ";" not in cut[amp:]:
+        cut = cut[:amp]
+    return cut + "…"
+
+
+def esc_clip(text: object, limit: int) -> str:
+    """Escaped for mrkdwn, then clipped to ``limit`` characters."""
+    return clip(esc(text), limit)
 
 
 def mention(user: str | None) -> str:

@@ -27,8 +27,12 @@ def create_key(session: Session, name: str, *, now: datetime) -> str:
     name = name.strip()
     if not name or len(name) > 100:
         raise ApiKeyError("a key name is 1 to 100 characters")
-    if session.scalars(select(ApiKey).where(ApiKey.name == name)).first():
+    existing = session.scalars(select(ApiKey).where(ApiKey.name == name)).first()
+    if existing is not None and existing.revoked_at is None:
         raise ApiKeyError(f"a key named {name!r} exists already (revoke it first)")
+    if existing is not None:  # revoked: free the name, keep the row (and its history) listed
+        existing.name = f"{name[:80]} (revoked #{existing.id})"
+        session.flush()
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     session.add(ApiKey(name=name, prefix=key[:12], key_hash=_digest(key), created_at=now))
     session.flush()

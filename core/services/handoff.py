@@ -78,7 +78,7 @@ def notify(session: Session, kind: str, lead: Lead, now: datetime, **payload: An
     )
 
 
-def _waited(session: Session, lead: Lead, now: datetime) -> int:
+def waited_seconds(session: Session, lead: Lead, now: datetime) -> int:
     entry = stage_entry(session, lead)
     start = entry.at if entry else lead.stage_changed_at
     return max(0, int((now - start).total_seconds()))
@@ -99,16 +99,31 @@ def accept(
 ) -> StageTransition:
     """Make the lead a SAL owned by ``actor``. An unrouted lead joins the accepter's team."""
     lead = _alert_lead(session, lead_id, actor, config, "accepting this lead", lock=True)
-    waited = _waited(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
-    team = lead.team or access.sales_teams(config, actor)[0].name
+    return hand_over(session, lead, owner=actor, actor=actor, config=config, now=now)
+
+
+def hand_over(
+    session: Session,
+    lead: Lead,
+    *,
+    owner: str,
+    actor: str,
+    config: WorkspaceConfig,
+    now: datetime,
+    reason: str = "accepted",
+) -> StageTransition:
+    """MQL/PQL -> SAL owned by ``owner`` (the accepter, or whom a manager assigned it to),
+    whichever way it happens; the alert is updated and marketing is told."""
+    waited = waited_seconds(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
+    team = lead.team or access.sales_teams(config, owner)[0].name
     moved = transition(
         session,
         lead,
         Stage.SAL,
         actor=actor,
         now=now,
-        reason="accepted",
-        owner=actor,
+        reason=reason,
+        owner=owner,
         team=team,
         expect=QUALIFIED,
     )
@@ -118,11 +133,30 @@ def accept(
         "marketing_accepted",
         lead,
         now,
+        actor=owner,
+        waited_seconds=waited,
+        transition_id=moved.id,
+        assigned_by=actor if actor != owner else None,
+    )
+    return moved
+
+
+def tell_marketing_parked(
+    session: Session, lead: Lead, moved: StageTransition, *, actor: str, waited: int, now: datetime
+) -> None:
+    """A waiting MQL/PQL sent to nurture or unqualified without the Reject modal (``/lead``)."""
+    notify(
+        session,
+        "marketing_rejected",
+        lead,
+        now,
         actor=actor,
+        reason=None,
+        reason_text=moved.reason,
+        comment=None,
         waited_seconds=waited,
         transition_id=moved.id,
     )
-    return moved
 
 
 def check_can_reject(
@@ -153,7 +187,7 @@ def reject(
     if comment and len(comment) > MAX_COMMENT:
         raise Refused(f"The comment is limited to {MAX_COMMENT} characters.")
     lead = _alert_lead(session, lead_id, actor, config, "rejecting this lead", lock=True)
-    waited = _waited(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
+    waited = waited_seconds(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
     text = chosen.label + (f": {comment}" if comment else "")
     moved = transition(
         session,

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from core.config import WorkspaceConfig, key_path
 from core.db import Database, with_retry
 from core.schemas import MAX_PROPERTIES, LeadIn
-from core.services.intake import normalize_email, upsert_many
+from core.services.intake import Outcome, normalize_email, upsert_many
 
 CHUNK = 500
 
@@ -143,67 +143,91 @@ def import_csv(
 ) -> ImportReport:
     """Validate every row, write the valid ones in chunks of :data:`CHUNK` (one transaction
     each; a dry run rolls back), and write ``<file>.rejects.csv`` with a reason column when any
-    row is rejected."""
+    row is rejected (a stale one from an earlier run is removed)."""
     headers, rows = read_rows(path)
     mapping = map_headers(headers)
     report = ImportReport(columns=mapping)
+    reason = "reject_reason" if "reason" in headers else "reason"
     rejects: list[dict[str, str]] = []
     good: dict[str, dict[str, Any]] = {}
-    for line, row in enumerate(rows, start=2):
-        if None in row:  # more cells than headers
-            rejects.append(
-                {**{h: row.get(h) or "" for h in headers}, "reason": f"line {line}: too many cells"}
-            )
-            continue
-        data = _row_to_lead(row, mapping)
-        try:
-            if len(data.get("properties", {})) > MAX_PROPERTIES:
-                raise ValueError(f"more than {MAX_PROPERTIES} extra columns")
-            email = normalize_email(LeadIn.model_validate(data).email)
-            merged = _merge(good[email], data) if email in good else data
-            LeadIn.model_validate(merged)
-        except ValidationError as exc:
-            rejects.append({**row, "reason": f"line {line}: {_reason(exc)}"})
-            continue
-        except ValueError as exc:
-            rejects.append({**row, "reason": f"line {line}: {exc}"})
-            continue
-        if email in good:
-            report.merged += 1
-        good[email] = merged
-    report.rejected = len(rejects)
+    last_row: dict[str, tuple[int, dict[str, str]]] = {}
+    line = 1
+    try:
+        for line, row in enumerate(rows, start=2):
+            if None in row:  # more cells than headers
+                cells = {h: row.get(h) or "" for h in headers}
+                rejects.append({**cells, reason: f"line {line}: too many cells"})
+                continue
+            data = _row_to_lead(row, mapping)
+            try:
+                if len(data.get("properties", {})) > MAX_PROPERTIES:
+                    raise ValueError(f"more than {MAX_PROPERTIES} extra columns")
+                email = normalize_email(LeadIn.model_validate(data).email)
+                merged = _merge(good[email], data) if email in good else data
+                LeadIn.model_validate(merged)
+            except ValidationError as exc:
+                rejects.append({**row, reason: f"line {line}: {_reason(exc)}"})
+                continue
+            except ValueError as exc:
+                rejects.append({**row, reason: f"line {line}: {exc}"})
+                continue
+            if email in good:
+                report.merged += 1
+            good[email] = merged
+            last_row[email] = (line, row)
+    except UnicodeDecodeError as exc:
+        raise ImportError_(
+            f"line {line + 1} is not UTF-8 text; save the file as CSV UTF-8"
+        ) from exc
+    except csv.Error as exc:
+        raise ImportError_(f"line {line + 1} is not valid CSV: {exc}") from exc
 
     leads = [LeadIn.model_validate(data) for data in good.values()]
     done = 0
     for start in range(0, len(leads), CHUNK):
         chunk = leads[start : start + CHUNK]
-        outcomes = _write(db, chunk, config=config, now=now, dry_run=dry_run)
-        report.imported += outcomes.count("created")
-        report.updated += outcomes.count("updated")
-        report.unchanged += outcomes.count("unchanged")
+        for lead, (outcome, why) in zip(
+            chunk, _write(db, chunk, config=config, now=now, dry_run=dry_run), strict=True
+        ):
+            if outcome == "created":
+                report.imported += 1
+            elif outcome == "updated":
+                report.updated += 1
+            elif outcome == "unchanged":
+                report.unchanged += 1
+            else:
+                at, row = last_row[normalize_email(lead.email)]
+                rejects.append({**row, reason: f"line {at}: {why}"})
         done += len(chunk)
         if progress:
             progress(done, len(leads))
+    report.rejected = len(rejects)
 
+    rejects_path = path.with_name(path.stem + ".rejects.csv")
     if rejects:
-        report.rejects_path = path.with_name(path.stem + ".rejects.csv")
-        with report.rejects_path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.DictWriter(handle, fieldnames=[*headers, "reason"], extrasaction="ignore")
+        report.rejects_path = rejects_path
+        with rejects_path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=[*headers, reason], extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rejects)
+    else:
+        rejects_path.unlink(missing_ok=True)
     return report
 
 
+Outcomes = list[tuple[Outcome, str | None]]
+
+
 class _DryRun(Exception):
-    def __init__(self, outcomes: list[str]) -> None:
+    def __init__(self, outcomes: Outcomes) -> None:
         self.outcomes = outcomes
 
 
 def _write(
     db: Database, chunk: list[LeadIn], *, config: WorkspaceConfig, now: datetime, dry_run: bool
-) -> list[str]:
-    def work(session: Any) -> list[str]:
-        outcomes: list[str] = list(upsert_many(session, chunk, config=config, now=now))
+) -> Outcomes:
+    def work(session: Any) -> Outcomes:
+        outcomes = upsert_many(session, chunk, config=config, now=now)
         if dry_run:
             raise _DryRun(outcomes)  # rolls the transaction back
         return outcomes

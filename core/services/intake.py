@@ -19,7 +19,7 @@ from core.config import WorkspaceConfig
 from core.lifecycle import Stage
 from core.models import Event, Lead, Outbox, StageTransition
 from core.routing import route_lead
-from core.schemas import EventIn, LeadIn
+from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
 from core.scoring import ScoredEvent, decide, score_lead
 from core.services.stages import transition
 
@@ -40,7 +40,7 @@ PROFILE_FIELDS = (
     "campaign",
 )
 
-Outcome = Literal["created", "updated", "unchanged"]
+Outcome = Literal["created", "updated", "unchanged", "rejected"]
 
 
 class BadInput(Exception):
@@ -95,21 +95,32 @@ def _new_lead(email: str, now: datetime) -> Lead:
 
 
 def _apply(lead: Lead, data: LeadIn) -> bool:
-    """New non-empty values overwrite, properties merge. True if anything changed."""
+    """New non-empty values overwrite, properties merge. True if anything changed. Raises
+    :class:`BadInput` before changing anything when the merged properties would be too many."""
+    merged = {**(lead.properties or {}), **(data.properties or {})}
+    if len(merged) > MAX_PROPERTIES:
+        raise BadInput(
+            [
+                (
+                    ("properties",),
+                    f"the lead would have {len(merged)} properties; "
+                    f"at most {MAX_PROPERTIES} are kept",
+                )
+            ]
+        )
     changed = False
     for name, value in data.profile().items():
         if getattr(lead, name) != value:
             setattr(lead, name, value)
             changed = True
-    if data.properties:
-        merged = {**(lead.properties or {}), **data.properties}
-        if merged != lead.properties:
-            lead.properties = merged
-            changed = True
+    if data.properties and merged != lead.properties:
+        lead.properties = merged
+        changed = True
     if changed:
-        lead.company_key = lead.company.casefold() if lead.company else None
+        # casefold() can lengthen text ("ß" -> "ss"): keep the keys within their columns.
+        lead.company_key = lead.company.casefold()[:300] if lead.company else None
         name = " ".join(part for part in (lead.first_name, lead.last_name) if part)
-        lead.name_key = name.casefold() or None
+        lead.name_key = name.casefold()[:401] or None
     return changed
 
 
@@ -133,8 +144,9 @@ def upsert_lead(
 
 def upsert_many(
     session: Session, rows: Sequence[LeadIn], *, config: WorkspaceConfig, now: datetime
-) -> list[Outcome]:
-    """Bulk upsert (CSV import): one query for the existing leads, then as :func:`upsert_lead`."""
+) -> list[tuple[Outcome, str | None]]:
+    """Bulk upsert (CSV import): one query for the existing leads, then as :func:`upsert_lead`.
+    A row the lead cannot take is ``("rejected", reason)`` and changes nothing."""
     emails = [normalize_email(row.email) for row in rows]
     existing = {
         lead.email: lead
@@ -142,7 +154,7 @@ def upsert_many(
             select(Lead).where(Lead.email.in_(set(emails))).order_by(Lead.id).with_for_update()
         )
     }
-    outcomes: list[Outcome] = []
+    outcomes: list[tuple[Outcome, str | None]] = []
     for email, row in zip(emails, rows, strict=True):
         lead = existing.get(email)
         outcome: Outcome = "updated"
@@ -150,13 +162,21 @@ def upsert_many(
             lead = existing[email] = _new_lead(email, now)
             session.add(lead)
             outcome = "created"
-        if not _apply(lead, row) and outcome == "updated":
-            outcomes.append("unchanged")
+        try:
+            changed = _apply(lead, row)
+        except BadInput as exc:
+            if outcome == "created":
+                session.expunge(lead)
+                del existing[email]
+            outcomes.append(("rejected", str(exc)))
+            continue
+        if not changed and outcome == "updated":
+            outcomes.append(("unchanged", None))
             continue
         lead.updated_at = now
         session.flush()
         rescore(session, lead, config=config, now=now)
-        outcomes.append(outcome)
+        outcomes.append((outcome, None))
     return outcomes
 
 
@@ -279,6 +299,11 @@ def rescore(
     session.flush()
     if Stage(lead.stage) not in QUALIFY_FROM:
         return None
+    if Stage(lead.stage) is Stage.NURTURE:
+        # Back from sales: only what the lead did since then can qualify it again, or the very
+        # engagement sales just turned down would raise the same alert at the next event.
+        events = [event for event in events if event.occurred_at > lead.stage_changed_at]
+        score = score_lead(config.scoring, profile_of(lead), events, now)
     decision = decide(config.scoring, score, events, now)
     if decision.stage is None or decision.rule is None:
         return None

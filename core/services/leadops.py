@@ -14,7 +14,15 @@ from core.config import WorkspaceConfig
 from core.lifecycle import OPEN, QUALIFIED, Stage
 from core.models import Lead
 from core.schemas import MAX_DB_ID
-from core.services.handoff import Refused, UnknownLead, get_lead, notify
+from core.services.handoff import (
+    Refused,
+    UnknownLead,
+    get_lead,
+    hand_over,
+    notify,
+    tell_marketing_parked,
+    waited_seconds,
+)
 from core.services.stages import transition
 
 LOOKUP_LIMIT = 5
@@ -82,8 +90,12 @@ def park(
     if not access.can_work_lead(config, actor, lead.owner, lead.team):
         raise Refused(access.refusal(what, "the lead's owner or a manager of its team"))
     text = (reason or "").strip()[:500] or ("nurture" if to is Stage.NURTURE else "disqualified")
-    transition(session, lead, to, actor=actor, now=now, reason=text)
+    waiting = Stage(lead.stage) in QUALIFIED
+    waited = waited_seconds(session, lead, now) if waiting else 0
+    moved = transition(session, lead, to, actor=actor, now=now, reason=text)
     notify(session, "alert_refresh", lead, now)
+    if waiting:  # it never reached sales: marketing hears why, as with Reject
+        tell_marketing_parked(session, lead, moved, actor=actor, waited=waited, now=now)
     return lead
 
 
@@ -113,15 +125,14 @@ def assign(
         raise Refused(f"<@{new_owner}> is not a rep or manager of the {lead.team or 'your'} team.")
     stage = Stage(lead.stage)
     if stage in QUALIFIED:
-        transition(
+        hand_over(
             session,
             lead,
-            Stage.SAL,
+            owner=new_owner,
             actor=actor,
+            config=config,
             now=now,
             reason=f"assigned to <@{new_owner}>",
-            owner=new_owner,
-            team=teams[0].name,
         )
     elif stage in OPEN:
         if lead.owner == new_owner:

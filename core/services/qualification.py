@@ -16,10 +16,11 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy.orm import Session
 
 from core import access
+from core.businesstime import hours_of
 from core.config import WorkspaceConfig
 from core.lifecycle import IllegalTransition, Stage
 from core.models import Lead, Opportunity, Qualification
-from core.services.handoff import Refused, get_lead, notify
+from core.services.handoff import Refused, get_lead, hand_over, notify
 from core.services.stages import transition
 
 BUDGET = {"none": "None", "being_set": "Being set", "approved": "Approved"}
@@ -163,16 +164,14 @@ def qualify(
             raise Refused(
                 access.refusal("qualifying this lead", f"the {lead.team or 'sales'} team")
             )
-        team = lead.team or access.sales_teams(config, actor)[0].name
-        transition(
+        hand_over(
             session,
             lead,
-            Stage.SAL,
+            owner=actor,
             actor=actor,
+            config=config,
             now=now,
             reason="accepted while qualifying",
-            owner=actor,
-            team=team,
         )
         accepted_first = True
     elif stage is Stage.SAL:
@@ -218,7 +217,11 @@ def record_opportunity(
     config: WorkspaceConfig,
     now: datetime,
 ) -> Opportunity:
-    """An opportunity for an SQL makes it an SQO."""
+    """An opportunity for an SQL makes it an SQO. "Not in the past" is judged by the date in
+    the lead's team's time zone (UTC for an unrouted lead)."""
+    lead = get_lead(session, lead_id, lock=True)
+    _check_worker(config, lead, actor, "recording an opportunity")
+    today = now.astimezone(hours_of(config, lead.team)[1]).date()
     errors: dict[str, str] = {}
     try:
         value = parse_amount(amount, "amount", required=True)
@@ -229,7 +232,7 @@ def record_opportunity(
         errors["currency"] = "Choose a currency."
     if close_date is None:
         errors["close_date"] = "Pick the expected close date."
-    elif close_date < now.date():
+    elif close_date < today:
         errors["close_date"] = "The close date cannot be in the past."
     title = (name or "").strip()
     if not title or len(title) > 300:
@@ -240,8 +243,6 @@ def record_opportunity(
     if errors:
         raise Invalid(errors)
     assert value is not None and close_date is not None and currency is not None
-    lead = get_lead(session, lead_id, lock=True)
-    _check_worker(config, lead, actor, "recording an opportunity")
     transition(
         session,
         lead,
