@@ -121,7 +121,15 @@ def _reason(error: ValidationError) -> str:
 def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
     handle = path.open(newline="", encoding="utf-8-sig")
     reader = csv.DictReader(handle)
-    if reader.fieldnames is None:
+    try:
+        fieldnames = reader.fieldnames
+    except UnicodeDecodeError as exc:
+        handle.close()
+        raise ImportError_("the file is not UTF-8 text; save it as CSV UTF-8") from exc
+    except csv.Error as exc:
+        handle.close()
+        raise ImportError_(f"the header is not valid CSV: {exc}") from exc
+    if fieldnames is None:
         handle.close()
         raise ImportError_("the file is empty")
 
@@ -129,7 +137,7 @@ def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
         with handle:
             yield from reader
 
-    return list(reader.fieldnames), rows()
+    return list(fieldnames), rows()
 
 
 def import_csv(

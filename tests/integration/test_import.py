@@ -123,3 +123,72 @@ def test_the_command_prints_the_summary_last(tmp_path):
     no_email.write_text("name,company\nx,y\n")
     refused = run("import", str(no_email))
     assert refused.returncode == 2 and "no e-mail column" in refused.stderr
+
+
+def test_a_reason_column_in_the_file_is_kept_and_stale_rejects_are_removed(db, config, tmp_path):
+    path = write_csv(tmp_path, "email,reason\nnot-an-email,webinar\nok@example.com,trade fair\n")
+    report = import_csv(db, path, config=config, now=NOW)
+    with report.rejects_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert rows[0]["reason"] == "webinar" and rows[0]["reject_reason"].startswith("line 2: email")
+    path.write_text("email\nok@example.com\n")
+    again = import_csv(db, path, config=config, now=NOW)
+    assert again.rejected == 0 and not (tmp_path / "leads.rejects.csv").exists()
+
+
+def test_a_row_that_would_overflow_properties_is_rejected_alone(db, config, tmp_path):
+    wide = ",".join(f"c{i}" for i in range(30))
+    first = write_csv(tmp_path, f"email,{wide}\nw@example.com," + ",".join("x" * 30) + "\n")
+    assert import_csv(db, first, config=config, now=NOW).imported == 1
+    other = ",".join(f"d{i}" for i in range(30))
+    second = write_csv(
+        tmp_path,
+        f"email,{other}\nw@example.com,"
+        + ",".join("y" * 30)
+        + "\nnew@example.com,"
+        + ",".join("z" * 30)
+        + "\n",
+    )
+    report = import_csv(db, second, config=config, now=NOW)
+    assert report.summary() == "imported 1, updated 0, rejected 1"
+    with report.rejects_path.open() as handle:
+        assert "at most 50" in list(csv.DictReader(handle))[0]["reason"]
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    env = {
+        **os.environ,
+        "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
+    }
+
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+        )
+
+    created = run("api-key", "create", "web")  # a fresh database: no `db upgrade` first
+    assert created.returncode == 0, created.stderr
+    assert run("api-key", "revoke", "web").returncode == 0
+    again = run("api-key", "create", "web")  # the name is free again after a revoke
+    assert again.returncode == 0, again.stderr
+    listed = run("api-key", "list").stdout
+    assert "web (revoked #1)" in listed and listed.count("active") == 1
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("email,company\nm@example.com,Müller GmbH\n".encode("latin-1"))
+    refused = run("import", str(latin))
+    assert (
+        refused.returncode == 2
+        and "not UTF-8" in refused.stderr
+        and "Traceback" not in refused.stderr
+    )
+    folder = run("config", "check", str(tmp_path))
+    assert (
+        folder.returncode == 1
+        and "cannot be read" in folder.stderr
+        and "Traceback" not in folder.stderr
+    )

@@ -195,6 +195,34 @@ def test_a_thousand_events_in_one_request(client, db):
             "properties",
         ),
         ("post", "/api/v1/leads", {"email": "a@example.com", "title": "x\u0000y"}, 422, "title"),
+        (
+            "post",
+            "/api/v1/leads",
+            b'{"email": "a@example.com", "properties": {"x": NaN}}',
+            422,
+            "finite",
+        ),
+        (
+            "post",
+            "/api/v1/leads",
+            {
+                "email": "a@example.com",
+                "properties": {"x": [[[[[[[[[[[[[[[[[[["deep"]]]]]]]]]]]]]]]]]]]},
+            },
+            422,
+            "nested deeper",
+        ),
+        (
+            "post",
+            "/api/v1/events",
+            {
+                "email": "a@example.com",
+                "type": "page_view",
+                "occurred_at": "9999-12-31T23:00:00-05:00",
+            },
+            422,
+            "in the future",
+        ),
         ("post", "/api/v1/events", {"email": "a@example.com"}, 422, "type"),
         ("post", "/api/v1/events", {"type": "page_view"}, 422, "needs email or lead_id"),
         (
@@ -352,3 +380,78 @@ def test_health_is_503_when_the_database_does_not_answer(tmp_path, config):
     with TestClient(create_app(runtime)) as client:
         reply = client.get("/healthz")
     assert reply.status_code == 503 and reply.json()["status"] == "unavailable"
+
+
+def test_a_bad_body_without_a_key_is_401_not_422(client, db):
+    client.headers.pop("Authorization")
+    reply = client.post(
+        "/api/v1/leads", content=b"{bad", headers={"Content-Type": "application/json"}
+    )
+    assert reply.status_code == 401
+
+
+def test_properties_stay_within_fifty_keys_after_merging(client, db):
+    client.post(
+        "/api/v1/leads",
+        json={"email": "p@example.com", "properties": {f"a{i}": i for i in range(30)}},
+    )
+    before = row_counts(db)
+    reply = client.post(
+        "/api/v1/leads",
+        json={
+            "email": "p@example.com",
+            "title": "CTO",
+            "properties": {f"b{i}": i for i in range(30)},
+        },
+    )
+    assert reply.status_code == 422 and "at most 50" in reply.text
+    lead = client.get("/api/v1/leads", params={"email": "p@example.com"}).json()["leads"][0]
+    assert len(lead["properties"]) == 30 and lead["title"] is None  # nothing of the request kept
+    assert row_counts(db) == before
+
+
+def test_long_names_that_grow_when_case_folded_are_stored(client):
+    reply = client.post(
+        "/api/v1/leads",
+        json={
+            "email": "s@example.com",
+            "company": "ß" * 300,
+            "first_name": "ß" * 200,
+            "last_name": "ß" * 200,
+        },
+    )
+    assert reply.status_code == 201, reply.text
+
+
+def test_a_rejected_lead_needs_new_engagement_to_come_back(client, db, clock):
+    from core.services import handoff
+
+    lead_id = client.post("/api/v1/leads", json=ADA).json()["id"]
+    client.post("/api/v1/events", json={"lead_id": lead_id, "type": "demo_request"})
+    with db.transaction() as s:
+        handoff.accept(
+            s, lead_id, actor="U0REP1", config=client.app.state.runtime.config, now=clock()
+        )
+    with db.transaction() as s:
+        from core.lifecycle import Stage
+        from core.services.leadops import park
+
+        park(
+            s,
+            lead_id,
+            Stage.NURTURE,
+            actor="U0REP1",
+            reason="next year",
+            config=client.app.state.runtime.config,
+            now=clock(),
+        )
+    clock.now += timedelta(hours=1)
+    client.post("/api/v1/events", json={"lead_id": lead_id, "type": "page_view"})
+    client.post("/api/v1/leads", json={**ADA, "phone": "+49 30 1234"})
+    assert (
+        client.get(f"/api/v1/leads/{lead_id}").json()["stage"] == "nurture"
+    )  # the old demo request no longer counts
+    clock.now += timedelta(hours=1)
+    client.post("/api/v1/events", json={"lead_id": lead_id, "type": "demo_request"})
+    detail = client.get(f"/api/v1/leads/{lead_id}").json()
+    assert detail["stage"] == "mql" and detail["history"][-1]["from_stage"] == "nurture"
