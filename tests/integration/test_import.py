@@ -152,7 +152,7 @@ def test_a_row_that_would_overflow_properties_is_rejected_alone(db, config, tmp_
     report = import_csv(db, second, config=config, now=NOW)
     assert report.summary() == "imported 1, updated 0, rejected 1"
     with report.rejects_path.open() as handle:
-        assert "at most 50" in list(csv.DictReader(handle))[0]["reason"]
+        assert "at most 50" in next(iter(csv.DictReader(handle)))["reason"]
 
 
 def test_cli_errors_are_one_line(tmp_path):
