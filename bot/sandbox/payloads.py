@@ -6,6 +6,7 @@ Slack's documentation so Bolt parses them exactly as it parses the real thing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +37,25 @@ def _team(who: Identity) -> dict[str, Any]:
     return {"id": who.team_id, "domain": who.team_domain}
 
 
+_MENTION = re.compile(r"<[@#!][^<>]*>")
+
+
+def escape_command_text(text: str) -> str:
+    """Slack sends a command's text with &, < and > as HTML entities, except inside the
+    mentions it writes itself (``<@U123|name>``, ``<#C123|name>``), which stay as they are."""
+    out, last = [], 0
+    for match in _MENTION.finditer(text):
+        out.append(_escape(text[last : match.start()]))
+        out.append(match.group(0))
+        last = match.end()
+    out.append(_escape(text[last:]))
+    return "".join(out)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slash_command(
     who: Identity,
     *,
@@ -56,7 +76,7 @@ def slash_command(
         "user_id": who.user_id,
         "user_name": who.user_name,
         "command": command,
-        "text": text,
+        "text": escape_command_text(text),
         "api_app_id": who.api_app_id,
         "is_enterprise_install": "false",
         "response_url": response_url,

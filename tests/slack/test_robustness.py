@@ -90,7 +90,9 @@ def test_outsiders_learn_nothing_about_leads(bot):
 
 def test_escaped_command_text_is_read_as_typed(bot):
     bot.api.post("/api/v1/leads", json={"email": "ceo@att.com", "company": "AT&T"})
-    reply = bot.slack.command("/lead", "lookup AT&amp;T", user="U0REP1", channel="C0EMEA")
+    reply = bot.slack.command(
+        "/lead", "lookup AT&T", user="U0REP1", channel="C0EMEA"
+    )  # sent as AT&amp;T
     assert "AT&amp;T" in str(reply.blocks) and "No lead matches" not in (reply.text or "")
 
 
@@ -131,3 +133,10 @@ def test_qualifying_or_assigning_a_waiting_lead_tells_marketing(bot):
         )
 
     assert bot.emulator.wait_for(told, 5)
+
+
+def test_the_emulator_escapes_command_text_like_slack():
+    from bot.sandbox.payloads import escape_command_text
+
+    assert escape_command_text("lookup AT&T <b>") == "lookup AT&amp;T &lt;b&gt;"
+    assert escape_command_text("assign 4 <@U0REP1|rep1> & co") == "assign 4 <@U0REP1|rep1> &amp; co"
