@@ -168,7 +168,14 @@ def test_too_few_criteria_stays_sal_and_names_the_missing(bot):
     assert "stays *SAL*" in str(done.view) and "Budget, Authority" in str(done.view)
     assert lead_row(bot, lead_id).stage == "sal"
     run(bot, f"qualify {lead_id}")
-    assert bot.emulator.wait_for(lambda: len(bot.slack.views("U0REP1")) >= 1, 5)
+    # the form opens after the command's ack: wait for it, not for whatever view is on top
+    assert bot.emulator.wait_for(
+        lambda: (
+            bot.slack.views("U0REP1")[-1:]
+            and bot.slack.views("U0REP1")[-1].get("callback_id") == "lead_bant_submit"
+        ),
+        5,
+    )
     again = bot.slack.views("U0REP1")[-1]
     prefilled = {
         b["block_id"]: b["element"].get("initial_option", {}).get("value")
