@@ -150,6 +150,10 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             from bot.scheduler import JOBS
 
             print(JOBS[args.name](runtime), flush=True)
+        if args.retry_given_up:
+            print(
+                f"outbox: {slack.notifier.retry_given_up()} given-up notification(s) queued again"
+            )
         report = slack.notifier.drain()
         print(f"outbox: sent {report.sent}, failed {report.failed}")
         for line in report.errors:
@@ -302,6 +306,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="the job (reminders and digest also deliver what they queue, as outbox does)",
     )
     run.add_argument("--at", help="run as if the clock read this ISO-8601 time (with offset)")
+    run.add_argument(
+        "--retry-given-up",
+        action="store_true",
+        help="first queue again the notifications Slack refused for good (after fixing the cause)",
+    )
     run.set_defaults(func=cmd_jobs_run)
 
     keys = commands.add_parser("api-key", help="intake API keys")

@@ -155,6 +155,18 @@ class Notifier:
             report.sent += 1
         return report
 
+    def retry_given_up(self) -> int:
+        """Queue every given-up row again (after fixing what Slack refused, e.g. inviting the
+        bot to a channel); returns how many."""
+        with self.runtime.db.transaction() as session:
+            rows = session.scalars(
+                select(Outbox).where(Outbox.sent_at.is_(None), Outbox.gave_up_at.is_not(None))
+            ).all()
+            for row in rows:
+                row.gave_up_at = None
+                row.next_attempt_at = self.runtime.now()
+            return len(rows)
+
     def claim(self) -> Claimed | None:
         now = self.runtime.now()
         earlier = aliased(Outbox)

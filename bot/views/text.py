@@ -48,6 +48,5 @@ def duration(seconds: float) -> str:
 
 
 def points(value: float) -> str:
-    rounded = round(value, 1)
-    text = f"{rounded:+g}"
-    return text
+    """Score points with their sign: ``+30``, ``-25``, ``+7.5``."""
+    return f"{round(value, 1):+g}"

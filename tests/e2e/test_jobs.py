@@ -60,5 +60,10 @@ def test_jobs_run_outbox(tmp_path, slack_emulator):
     again = run("outbox")
     assert again.stdout.strip() == "outbox: sent 0, failed 0"
     assert len(slack_emulator.messages("C0NA")) == 1
+    revived = run("outbox", "--retry-given-up")
+    assert revived.stdout.splitlines() == [
+        "outbox: 0 given-up notification(s) queued again",
+        "outbox: sent 0, failed 0",
+    ]
     bad = run("outbox", "--at", "tomorrow")
     assert bad.returncode == 2 and "--at 'tomorrow' is not an ISO-8601 time" in bad.stderr
