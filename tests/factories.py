@@ -8,7 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.lifecycle import Stage
 from core.models import Lead
+from core.services.stages import transition
 
 _seq = itertools.count(1)
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -36,3 +38,20 @@ def make_lead(session: Session, **overrides: Any) -> Lead:
     session.add(lead)
     session.flush()
     return lead
+
+
+def story(session: Session, team: str | None, *steps: tuple[Any, ...]) -> int:
+    """A lead and its moves, each ``(stage, actor, time[, reason])``; returns the lead's id.
+    Accepting (``sal``) makes the actor the owner."""
+    lead = make_lead(session, team=team, now=steps[0][2])
+    for stage, actor, when, *reason in steps:
+        transition(
+            session,
+            lead,
+            Stage(stage),
+            actor=actor,
+            now=when,
+            reason=reason[0] if reason else None,
+            owner=actor if stage == "sal" else lead.owner,
+        )
+    return lead.id

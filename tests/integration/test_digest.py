@@ -9,30 +9,13 @@ from statistics import median
 import pytest
 from sqlalchemy import func, select
 
-from core.lifecycle import Stage
 from core.models import Lead, Outbox, StageTransition
 from core.services.digest import digest_day, digest_numbers, queue_digest
-from core.services.stages import transition
-from tests.factories import make_lead
+from tests.factories import story
 
 
 def at(day, hour, minute=0):
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
-
-
-def story(session, team, *steps):
-    lead = make_lead(session, team=team, now=steps[0][2])
-    for stage, actor, when, *reason in steps:
-        transition(
-            session,
-            lead,
-            Stage(stage),
-            actor=actor,
-            now=when,
-            reason=reason[0] if reason else None,
-            owner=actor if stage == "sal" else lead.owner,
-        )
-    return lead.id
 
 
 @pytest.fixture

@@ -4,10 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.lifecycle import Stage
 from core.services.reports import funnel, reason_label
-from core.services.stages import transition
-from tests.factories import make_lead
+from tests.factories import story
 
 SINCE = datetime(2026, 11, 16, 0, 0, tzinfo=UTC)  # Monday
 UNTIL = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
@@ -15,22 +13,6 @@ UNTIL = datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
 
 def at(day, hour, minute=0):
     return datetime(2026, 11, day, hour, minute, tzinfo=UTC)
-
-
-def story(session, team, *steps):
-    """A lead and its moves: (stage, actor, time[, reason])."""
-    lead = make_lead(session, team=team, now=steps[0][2])
-    for stage, actor, when, *reason in steps:
-        transition(
-            session,
-            lead,
-            Stage(stage),
-            actor=actor,
-            now=when,
-            reason=reason[0] if reason else None,
-            owner=actor if stage == "sal" else lead.owner,
-        )
-    return lead.id
 
 
 @pytest.fixture
