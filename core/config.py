@@ -336,9 +336,6 @@ class WorkspaceConfig(_Strict):
     def team(self, name: str | None) -> Team | None:
         return next((team for team in self.teams if team.name == name), None)
 
-    def teams_of(self, user: str) -> list[Team]:
-        return [team for team in self.teams if user in team.reps or user in team.managers]
-
     def is_manager(self, user: str, team: str | None = None) -> bool:
         return any(user in t.managers for t in self.teams if team is None or t.name == team)
 

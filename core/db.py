@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -49,19 +49,12 @@ class Database:
         self.engine = make_engine(url, **kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
     @contextmanager
     def transaction(self) -> Iterator[Session]:
         with self.sessions() as session, session.begin():
             yield session
 
     def ping(self) -> bool:
-        from sqlalchemy import text
-        from sqlalchemy.exc import SQLAlchemyError
-
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))

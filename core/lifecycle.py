@@ -56,6 +56,5 @@ def can_move(current: Stage | str, target: Stage | str) -> bool:
 
 def check_move(current: Stage | str, target: Stage | str) -> None:
     """Raise :class:`IllegalTransition` unless ``current -> target`` is in the table."""
-    current, target = Stage(current), Stage(target)
-    if target not in TRANSITIONS[current]:
-        raise IllegalTransition(current, target)
+    if not can_move(current, target):
+        raise IllegalTransition(Stage(current), Stage(target))

@@ -17,7 +17,7 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -204,7 +204,3 @@ def _by_lead(rows: Sequence[StageTransition]) -> dict[int, list[StageTransition]
     for row in rows:
         grouped.setdefault(row.lead_id, []).append(row)
     return grouped
-
-
-def window_ending(until: datetime, days: int) -> tuple[datetime, datetime]:
-    return until - timedelta(days=days), until
