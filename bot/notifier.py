@@ -414,11 +414,11 @@ class Notifier:
     # --- Slack ------------------------------------------------------------------------------
 
     def _post(self, claimed: Claimed, channel: str, message: dict[str, Any]) -> Posted:
-        if channel[:1] in ("U", "W"):  # a DM: its history is read by the D... channel id
-            opened = self._call("conversations_open", users=channel)
-            channel = str(opened["channel"]["id"])
         if claimed.attempts > 1:
-            found = self._already_posted(claimed, channel, message.get("thread_ts"))
+            history = channel
+            if channel[:1] in ("U", "W"):  # a DM's history is read by its D... channel id
+                history = str(self._call("conversations_open", users=channel)["channel"]["id"])
+            found = self._already_posted(claimed, history, message.get("thread_ts"))
             if found:
                 return found
         metadata = {
