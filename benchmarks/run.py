@@ -3,6 +3,7 @@ same work, measured in the same process (ratios, not seconds, so they compare ac
 
     python benchmarks/run.py            # all
     python benchmarks/run.py scoring    # one
+    python benchmarks/run.py --quick    # what CI runs
 """
 
 from __future__ import annotations
@@ -122,6 +123,10 @@ def bench_intake() -> None:
 BENCHMARKS = {"scoring": bench_scoring, "intake": bench_intake}
 
 if __name__ == "__main__":
-    chosen = sys.argv[1:] or list(BENCHMARKS)
-    for name in chosen:
+    # --quick: every benchmark once, to show they still run (CI); the figures are the same kind.
+    args = [arg for arg in sys.argv[1:] if arg != "--quick"]
+    unknown = [name for name in args if name not in BENCHMARKS]
+    if unknown:
+        sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    for name in args or list(BENCHMARKS):
         BENCHMARKS[name]()

@@ -280,3 +280,15 @@ class ReminderSnooze(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index(None, "lead_id"),)
+
+
+# --- views the bot opened (replayed or forged submissions) -------------------------------------
+
+
+# --- routing: rotation state, offers, away periods ----------------------------------------------
+
+
+# --- outgoing webhooks -------------------------------------------------------------------------
+
+
+# --- learned scoring: model versions -----------------------------------------------------------
