@@ -19,7 +19,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
@@ -33,7 +33,20 @@ from bot.views import ids
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
+from core import messages
 from core.lifecycle import QUALIFIED, Stage
+from core.messages import (
+    AlertRefresh,
+    AssignedDm,
+    Digest,
+    LeadQualified,
+    MarketingAccepted,
+    MarketingRejected,
+    Reminder,
+    ReminderEscalation,
+    ReminderOwner,
+    ReminderThread,
+)
 from core.models import Lead, Outbox, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE, stage_entry
 from core.services.stages import latest_transition
@@ -206,7 +219,7 @@ class Notifier:
             now = self.runtime.now()
             row.sent_at = now
             row.last_error = None
-            if posted and claimed.kind == "lead_qualified" and claimed.lead_id is not None:
+            if posted and claimed.kind == LeadQualified.KIND and claimed.lead_id is not None:
                 session.add(
                     SlackMessage(
                         lead_id=claimed.lead_id,
@@ -250,110 +263,110 @@ class Notifier:
     # --- what each kind says ----------------------------------------------------------------
 
     def deliver(self, claimed: Claimed) -> Posted | None:
-        handler = {
-            "lead_qualified": self._alert,
-            "alert_refresh": self._refresh,
-            "marketing_accepted": self._marketing,
-            "marketing_rejected": self._marketing,
-            "assigned_dm": self._assigned,
-            "reminder_thread": self._reminder,
-            "reminder_escalation": self._reminder,
-            "reminder_owner": self._reminder,
-            "digest": self._digest,
-        }.get(claimed.kind)
-        if handler is None:
-            raise Undeliverable(f"unknown outbox kind {claimed.kind!r}")
-        return handler(claimed)
+        try:
+            message = messages.read(claimed.kind, claimed.lead_id, claimed.payload)
+        except messages.Unreadable as exc:  # retrying cannot make it readable
+            raise Undeliverable(str(exc), permanent=True) from exc
+        match message:
+            case LeadQualified():
+                return self._alert(claimed, message)
+            case AlertRefresh():
+                return self._refresh(claimed, message)
+            case MarketingAccepted() | MarketingRejected():
+                return self._marketing(claimed, message)
+            case AssignedDm():
+                return self._assigned(claimed, message)
+            case ReminderThread() | ReminderEscalation() | ReminderOwner():
+                return self._reminder(claimed, message)
+            case Digest():
+                return self._digest(claimed, message)
+            case _:
+                assert_never(message)
 
-    def _alert(self, claimed: Claimed) -> Posted | None:
+    def _alert(self, claimed: Claimed, message: LeadQualified) -> Posted | None:
         config = self.runtime.config
         with self.runtime.db.transaction() as session:
-            lead = session.get(Lead, claimed.lead_id)
-            alert = session.get(StageTransition, int(claimed.payload["transition_id"]))
+            lead = session.get(Lead, message.lead_id)
+            alert = session.get(StageTransition, message.transition_id)
             if lead is None or alert is None:
                 return None  # the lead was deleted: nothing left to announce
             team = config.team(lead.team)
             channel = team.channel if team else config.marketing.channel
-            message = lead_alert(
+            view = lead_alert(
                 card_of(lead),
                 alert.to_stage,
                 alert_status(session, lead, alert),
                 unrouted=team is None,
             )
-        return self._post(claimed, channel, message)
+        return self._post(claimed, channel, view)
 
-    def _refresh(self, claimed: Claimed) -> Posted | None:
+    def _refresh(self, claimed: Claimed, message: AlertRefresh) -> Posted | None:
         with self.runtime.db.transaction() as session:
             record = session.scalars(
                 select(SlackMessage)
-                .where(SlackMessage.lead_id == claimed.lead_id, SlackMessage.purpose == "alert")
+                .where(SlackMessage.lead_id == message.lead_id, SlackMessage.purpose == "alert")
                 .order_by(SlackMessage.id.desc())
                 .limit(1)
             ).first()
-            lead = session.get(Lead, claimed.lead_id)
+            lead = session.get(Lead, message.lead_id)
             if record is None or lead is None:
                 return None  # never announced (or gone): nothing to edit
             alert = session.get(StageTransition, record.transition_id)
             assert alert is not None  # a foreign key guarantees it
             team = self.runtime.config.team(lead.team)
-            message = lead_alert(
+            view = lead_alert(
                 card_of(lead),
                 alert.to_stage,
                 alert_status(session, lead, alert),
                 unrouted=team is None and alert.to_stage in QUALIFIED,
             )
             channel, ts = record.channel, record.ts
-        self._call("chat_update", channel=channel, ts=ts, **message)
+        self._call("chat_update", channel=channel, ts=ts, **view)
         return Posted(channel, ts)
 
-    def _marketing(self, claimed: Claimed) -> Posted | None:
-        payload = claimed.payload
+    def _marketing(
+        self, claimed: Claimed, message: MarketingAccepted | MarketingRejected
+    ) -> Posted | None:
         with self.runtime.db.transaction() as session:
-            lead = session.get(Lead, claimed.lead_id)
-            moved = session.get(StageTransition, int(payload["transition_id"]))
+            lead = session.get(Lead, message.lead_id)
+            moved = session.get(StageTransition, message.transition_id)
             if lead is None or moved is None:
                 return None
             card = card_of(lead)
-        if claimed.kind == "marketing_accepted":
-            message = marketing_accepted(
-                card, payload["actor"], payload["waited_seconds"], payload.get("assigned_by")
+        if isinstance(message, MarketingAccepted):
+            view = marketing_accepted(
+                card, message.actor, message.waited_seconds, message.assigned_by
             )
         else:
-            code = payload.get("reason")
-            label = REASONS_BY_CODE[code].label if code else payload.get("reason_text") or "-"
-            message = marketing_rejected(
-                card,
-                payload["actor"],
-                label,
-                payload.get("comment"),
-                moved.to_stage,
-                payload["waited_seconds"],
+            code = message.reason
+            label = REASONS_BY_CODE[code].label if code else message.reason_text or "-"
+            view = marketing_rejected(
+                card, message.actor, label, message.comment, moved.to_stage, message.waited_seconds
             )
-        return self._post(claimed, self.runtime.config.marketing.channel, message)
+        return self._post(claimed, self.runtime.config.marketing.channel, view)
 
-    def _assigned(self, claimed: Claimed) -> Posted | None:
+    def _assigned(self, claimed: Claimed, message: AssignedDm) -> Posted | None:
         with self.runtime.db.transaction() as session:
-            lead = session.get(Lead, claimed.lead_id)
+            lead = session.get(Lead, message.lead_id)
             if lead is None:
                 return None
-            message = assigned_dm(card_of(lead), claimed.payload["actor"])
-        return self._post(claimed, claimed.payload["owner"], message)
+            view = assigned_dm(card_of(lead), message.actor)
+        return self._post(claimed, message.owner, view)
 
-    def _reminder(self, claimed: Claimed) -> Posted | None:
+    def _reminder(self, claimed: Claimed, message: Reminder) -> Posted | None:
         """A reminder or escalation, unless its lead has left the stage entry it is about."""
-        payload = claimed.payload
         config = self.runtime.config
         with self.runtime.db.transaction() as session:
-            lead = session.get(Lead, claimed.lead_id)
+            lead = session.get(Lead, message.lead_id)
             entry = stage_entry(session, lead) if lead is not None else None
-            if lead is None or entry is None or entry.id != int(payload["transition_id"]):
+            if lead is None or entry is None or entry.id != message.transition_id:
                 return None  # the lead moved on: the reminder no longer applies
             team = config.team(lead.team)
             zone = team.zone if team else ZoneInfo("UTC")
             waiting = Waiting(
-                sla=str(getattr(config.sla, payload["repeats"])),
+                sla=str(getattr(config.sla, message.repeats)),
                 since=f"{entry.at.astimezone(zone):%a %d %b %H:%M} {zone.key}",
-                repeat=payload["level"] != payload["repeats"],
+                repeat=message.level != message.repeats,
             )
             card = card_of(lead)
             owner = lead.owner
@@ -363,13 +376,13 @@ class Notifier:
                 )
             ).first()
             thread = (alert.channel, alert.ts) if alert else None
-        to = str(payload["to"])
-        if claimed.kind == "reminder_thread":
-            message = thread_reminder(card, waiting, payload["mentions"], unrouted=team is None)
+        to = message.to
+        if isinstance(message, ReminderThread):
+            view = thread_reminder(card, waiting, message.mentions, unrouted=team is None)
             if thread is None:  # no alert was recorded: say it in the channel itself
-                return self._post(claimed, to, message)
-            return self._post(claimed, thread[0], {**message, "thread_ts": thread[1]})
-        if claimed.kind == "reminder_escalation":
+                return self._post(claimed, to, view)
+            return self._post(claimed, thread[0], {**view, "thread_ts": thread[1]})
+        if isinstance(message, ReminderEscalation):
             where = f"<#{team.channel}>" if team else "the marketing channel (unrouted)"
             return self._post(claimed, to, escalation_dm(card, waiting, where))
         stand_in = to != owner
@@ -379,21 +392,20 @@ class Notifier:
             owner_dm(card, waiting, instead_of=owner if stand_in else None, manager=stand_in),
         )
 
-    def _digest(self, claimed: Claimed) -> Posted | None:
+    def _digest(self, claimed: Claimed, numbers: Digest) -> Posted | None:
         """The daily digest, then its chart (rendered now) through the files upload flow."""
-        numbers = claimed.payload
         channel = self.runtime.config.marketing.channel
         posted = self._post(claimed, channel, digest_message(numbers))
         filename = chart_filename(numbers)
         if claimed.attempts > 1 and self._uploaded(posted.channel, filename, claimed):
             return posted
-        chart = funnel_chart(numbers["series"])
+        chart = funnel_chart(numbers.series)
         self._call(
             "files_upload_v2",
             channel=posted.channel,
             file=chart,
             filename=filename,
-            title=f"Funnel, {numbers['series']['days']} days to {numbers['day']}",
+            title=f"Funnel, {numbers.series['days']} days to {numbers.day}",
         )
         return posted
 
