@@ -19,6 +19,7 @@ from slack_sdk.models.blocks import (
 
 from bot.views.alerts import STAGE_LABEL, LeadCard, reasons_line, score_line, who_line
 from bot.views.text import clip, duration, esc, esc_clip, mention
+from core.services.qualification import QUESTIONS
 
 USAGE: dict[str, str] = {
     "help": "`/lead help`: what you can do",
@@ -105,9 +106,11 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
             SectionBlock(
                 text=MarkdownTextObject(
                     text=(
-                        f"*BANT* ({b['met']}/4 met, by {mention(b['actor'])}): "
-                        f"budget {esc(b['budget'])}{amount} · authority {esc(b['authority'])} · "
-                        f"need {esc(b['need'])} · timeline {esc(b['timeline'])}"
+                        f"*BANT* ({b['met']}/{len(QUESTIONS)} met, by {mention(b['actor'])}): "
+                        + " · ".join(
+                            f"{q.key} {esc(b[q.key])}" + (amount if q.key == "budget" else "")
+                            for q in QUESTIONS
+                        )
                     )
                 )
             )
