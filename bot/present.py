@@ -85,4 +85,5 @@ def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfi
         if opportunity
         else None,
         actions=actions_for(config, viewer, lead),
+        people=access.people(config),
     )
