@@ -238,12 +238,19 @@ def cmd_import(args: argparse.Namespace) -> int:
     try:
         with _progress(enabled=sys.stdout.isatty()) as progress:
             report = import_csv(
-                db, path, config=config, now=utcnow(), dry_run=args.dry_run, progress=progress
+                db,
+                path,
+                config=config,
+                now=utcnow(),
+                dry_run=args.dry_run,
+                progress=progress,
+                encoding=args.encoding,
             )
     except ImportError_ as exc:
         raise UsageError(f"{path}: {exc}") from exc
     finally:
         db.dispose()
+    print(f"read as {report.encoding} ({report.encoding_source})")
     if args.dry_run:
         print("dry run: nothing was written to the database")
     if report.merged:
@@ -346,6 +353,11 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("file", help="CSV file with a header row and an e-mail column")
     importer.add_argument(
         "--dry-run", action="store_true", help="validate and report, write nothing"
+    )
+    importer.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the file's encoding, like utf-8, cp1252 or latin-1 (default: detected)",
     )
     importer.set_defaults(func=cmd_import)
 
