@@ -33,6 +33,7 @@ from bot.views import ids
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
+from bot.views.webhooks import endpoint_disabled
 from core.lifecycle import QUALIFIED, Stage
 from core.models import Lead, Outbox, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE, stage_entry
@@ -260,6 +261,7 @@ class Notifier:
             "reminder_escalation": self._reminder,
             "reminder_owner": self._reminder,
             "digest": self._digest,
+            "webhook_disabled": self._webhook_disabled,
         }.get(claimed.kind)
         if handler is None:
             raise Undeliverable(f"unknown outbox kind {claimed.kind!r}")
@@ -378,6 +380,11 @@ class Notifier:
             to,
             owner_dm(card, waiting, instead_of=owner if stand_in else None, manager=stand_in),
         )
+
+    def _webhook_disabled(self, claimed: Claimed) -> Posted | None:
+        p = claimed.payload
+        message = endpoint_disabled(int(p["endpoint_id"]), str(p["url"]), str(p["reason"]))
+        return self._post(claimed, self.runtime.config.marketing.channel, message)
 
     def _digest(self, claimed: Claimed) -> Posted | None:
         """The daily digest, then its chart (rendered now) through the files upload flow."""

@@ -197,6 +197,7 @@ def reject(
         now=now,
         reason=text,
         expect=QUALIFIED,
+        details={"reason_code": chosen.code, "comment": comment},
     )
     notify(session, "alert_refresh", lead, now)
     notify(

@@ -24,6 +24,7 @@ from core.services.handoff import (
     waited_seconds,
 )
 from core.services.stages import transition
+from core.services.webhook_events import owner_changed as record_owner_change
 
 LOOKUP_LIMIT = 5
 
@@ -137,9 +138,18 @@ def assign(
     elif stage in OPEN:
         if lead.owner == new_owner:
             raise Refused(f"The lead is already <@{new_owner}>'s.")
+        previous = lead.owner
         lead.owner = new_owner
         lead.updated_at = now
         lead.version += 1
+        record_owner_change(
+            session,
+            lead,
+            previous=previous,
+            actor=actor,
+            reason=f"assigned to <@{new_owner}>",
+            now=now,
+        )
     else:
         raise Refused(f"The lead is {stage.value}, so there is nothing to assign.")
     notify(session, "alert_refresh", lead, now)

@@ -243,14 +243,8 @@ def record_opportunity(
     if errors:
         raise Invalid(errors)
     assert value is not None and close_date is not None and currency is not None
-    transition(
-        session,
-        lead,
-        Stage.SQO,
-        actor=actor,
-        now=now,
-        reason=f"opportunity {title}: {value} {currency}, closing {close_date.isoformat()}",
-    )
+    # Stored before the move, so the move's webhook events carry it; a refused move rolls
+    # both back.
     opportunity = Opportunity(
         lead_id=lead.id,
         name=title,
@@ -262,6 +256,14 @@ def record_opportunity(
         created_at=now,
     )
     session.add(opportunity)
+    transition(
+        session,
+        lead,
+        Stage.SQO,
+        actor=actor,
+        now=now,
+        reason=f"opportunity {title}: {value} {currency}, closing {close_date.isoformat()}",
+    )
     notify(session, "alert_refresh", lead, now)
     session.flush()
     return opportunity
