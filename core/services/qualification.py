@@ -95,7 +95,8 @@ def parse_amount(text: str | None, field: str, *, required: bool) -> Decimal | N
         raise Invalid({field: "The amount must be more than 0."})
     if amount > MAX_AMOUNT or amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise Invalid({field: "Use at most 12 digits and 2 decimals."})
-    return amount
+    # As the column stores it (2 decimals), so what is shown before a reload is what is stored.
+    return amount.quantize(Decimal("0.01"))
 
 
 def build_bant(

@@ -92,7 +92,7 @@ def claim(
     found = session.execute(query).first()
     if found is None:
         return None
-    delivery, endpoint, event = found.tuple()
+    delivery, endpoint, event = found
     delivery.attempts += 1
     delivery.last_attempt_at = now
     delivery.next_attempt_at = now + lease

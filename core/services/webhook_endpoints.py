@@ -161,7 +161,7 @@ def deliveries(
             WebhookDelivery.delivered_at.is_(None),
             or_(WebhookDelivery.failed_at.is_not(None), WebhookDelivery.attempts > 0),
         )
-    return [DeliveryRow(d, e) for d, e in session.execute(query).tuples()]
+    return [DeliveryRow(d, e) for d, e in session.execute(query)]
 
 
 def retry(session: Session, endpoint_id: int, *, now: datetime) -> int:
