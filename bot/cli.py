@@ -159,7 +159,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         print(f"outbox: sent {report.sent}, failed {report.failed}")
         for line in report.errors:
             print(f"  {line}", file=sys.stderr)
-        print(f"webhooks: delivered {hooks.delivered}, failed {hooks.failed}")
+        if hooks.delivered or hooks.failed:  # silent when no webhook was due
+            print(f"webhooks: delivered {hooks.delivered}, failed {hooks.failed}")
         for line in hooks.errors:
             print(f"  {line}", file=sys.stderr)
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import socket
 import sys
 import threading
@@ -146,6 +147,7 @@ def _test(db: Database, env: Settings, endpoint_id: int) -> int:
         delivery = endpoints.queue_test(session, endpoint_id, now=utcnow())
         delivery_id = delivery.id
     runtime = Runtime(settings=env, config=_config_or_none(workspace), db=db)
+    logging.getLogger("bot.webhooks").setLevel(logging.ERROR)  # the outcome is printed below
     dispatcher = Dispatcher(runtime)
     try:
         outcome = dispatcher.deliver(delivery_id)
