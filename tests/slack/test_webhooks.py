@@ -356,3 +356,43 @@ def test_410_disables_and_three_days_of_failures_disable_marketing_told_once(bot
         assert 'leadbot_webhook_endpoints{state="enabled"} 1.0' in metrics
         assert 'leadbot_webhook_deliveries{state="delivered"} 1.0' in metrics
         hooks.close()
+
+
+def test_assign_nurture_and_subscriptions(bot):
+    """An owner change without a stage change (assign of an open lead), a rep's nurture, and an
+    endpoint that takes only some event types."""
+    with Receiver() as everything, Receiver() as owners:
+        everything.start()
+        owners.start()
+        add_endpoint(bot, everything)
+        add_endpoint(bot, owners, events=["lead.owner_changed"])
+        lead_id = bot.qualify("move@acme.de")
+        bot.slack.click(bot.alert(lead_id), "Accept", user="U0REP1")
+        bot.wait_stage(lead_id, "sal")
+        run(bot, f"assign {lead_id} <@U0REP2|rep2>", user="U0MGR1")
+        run(bot, f"nurture {lead_id} budget next year", user="U0REP2")
+        bot.wait_stage(lead_id, "nurture")
+        assert dispatcher(bot).drain().failed == 0
+        assert [r.type for r in everything.acknowledged()] == [
+            "lead.stage_changed",
+            "lead.qualified",
+            "lead.stage_changed",
+            "lead.owner_changed",
+            "lead.owner_changed",
+            "lead.stage_changed",
+            "lead.rejected",
+        ]
+        changes = [r.payload["data"]["change"] for r in owners.acknowledged()]
+        assert [(c["from_owner"], c["to_owner"], c["actor"]) for c in changes] == [
+            (None, "U0REP1", "U0REP1"),
+            ("U0REP1", "U0REP2", "U0MGR1"),
+        ]
+        assert owners.acknowledged()[1].payload["data"]["owner"] == "U0REP2"
+        # The same event reaches both endpoints with the same webhook-id.
+        assert {r.message_id for r in owners.acknowledged()} <= everything.ids()
+        parked = everything.acknowledged()[-1].payload["data"]["change"]
+        assert (parked["to_stage"], parked["reason"], parked["reason_code"]) == (
+            "nurture",
+            "budget next year",
+            None,
+        )
