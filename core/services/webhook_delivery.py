@@ -22,7 +22,8 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
 from core import webhooks
-from core.models import Outbox, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from core.messages import WebhookDisabled, enqueue
+from core.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
 
 MAX_ERROR = 2000
 
@@ -167,15 +168,5 @@ def disable(session: Session, endpoint: WebhookEndpoint, why: str, now: datetime
         return False
     endpoint.disabled_at = now
     endpoint.disabled_reason = why
-    session.add(
-        Outbox(
-            kind="webhook_disabled",
-            lead_id=None,
-            payload={"endpoint_id": endpoint.id, "url": endpoint.url, "reason": why},
-            dedupe_key=f"webhook_disabled:{endpoint.id}:{now.timestamp():.0f}",
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
-    )
+    enqueue(session, WebhookDisabled(endpoint.id, endpoint.url, why, now.isoformat()), now=now)
     return True
