@@ -148,6 +148,22 @@ class Digest:
         return digest_key(self.day)
 
 
+@dataclass(frozen=True)
+class WebhookDisabled:
+    """Tell marketing that a webhook endpoint was disabled (410 Gone, or 3 days of failures);
+    once per disabling, ``disabled_at`` telling one from the next."""
+
+    KIND: ClassVar[str] = "webhook_disabled"
+    endpoint_id: int
+    url: str
+    reason: str
+    disabled_at: str
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.endpoint_id}:{self.disabled_at}"
+
+
 def digest_key(day: str) -> str:
     """One digest per UTC day (``day`` in ISO form)."""
     return f"digest:{day}"
@@ -163,6 +179,7 @@ Message = (
     | ReminderEscalation
     | ReminderOwner
     | Digest
+    | WebhookDisabled
 )
 Reminder = ReminderThread | ReminderEscalation | ReminderOwner
 
@@ -178,6 +195,7 @@ TYPES: dict[str, type[Message]] = {
         ReminderEscalation,
         ReminderOwner,
         Digest,
+        WebhookDisabled,
     )
 }
 _ADAPTERS: dict[type[Message], TypeAdapter[Any]] = {cls: TypeAdapter(cls) for cls in TYPES.values()}

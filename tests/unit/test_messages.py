@@ -16,6 +16,7 @@ from core.messages import (
     ReminderEscalation,
     ReminderOwner,
     ReminderThread,
+    WebhookDisabled,
 )
 
 REMINDER = {
@@ -75,6 +76,10 @@ EXAMPLES = [
             "breach_leads",
             "series",
         },
+    ),
+    (
+        WebhookDisabled(2, "https://crm.example.com/hook", "410 Gone", "2026-11-16T10:00:00+00:00"),
+        {"endpoint_id", "url", "reason", "disabled_at"},
     ),
 ]
 
