@@ -20,7 +20,7 @@ from bot.views.cards import StatsView, lookup_reply, mine_reply, stats_reply, te
 from bot.views.text import esc
 from core import access
 from core.lifecycle import IllegalTransition, Stage
-from core.services import leadops, reports
+from core.services import leadops, outcomes, reports
 from core.services.handoff import Refused
 from core.services.stages import Conflict
 
@@ -179,10 +179,10 @@ def register(app: App, runtime: Runtime) -> None:
                 names = ", ".join(t.name for t in config.teams)
                 raise Usage("stats", f"{word[:30]} is neither a team ({names}) nor 7d, 30d or 90d.")
         now = runtime.now()
+        since = now - timedelta(days=days)
         with runtime.db.transaction() as session:
-            funnel = reports.funnel(
-                session, config, since=now - timedelta(days=days), until=now, team=team
-            )
+            funnel = reports.funnel(session, config, since=since, until=now, team=team)
+            handoffs = outcomes.outcomes(session, config, since=since, until=now, team=team)
         ack(
             **stats_reply(
                 StatsView(
@@ -199,6 +199,7 @@ def register(app: App, runtime: Runtime) -> None:
                     breaches=len(funnel.breaches),
                     rejections=funnel.top_rejections(),
                     unrouted=funnel.unrouted,
+                    outcomes=handoffs,
                 )
             )
         )

@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.views.outcomes import week_text
 from bot.views.text import clip, duration, esc
 
 SERIES_LABELS = {"mql_pql": "MQL + PQL", "sal": "SAL (accepted)", "sql": "SQL", "sqo": "SQO"}
@@ -45,6 +46,10 @@ def digest_message(numbers: dict[str, Any]) -> dict[str, Any]:
         SectionBlock(block_id="numbers", text=MarkdownTextObject(text="\n".join(lines))),
         SectionBlock(block_id="reasons", text=MarkdownTextObject(text=clip(reasons, 3000))),
     ]
+    # Older queued digests have no "week"; a week with too few verdicts has None.
+    week = week_text(numbers.get("week"))
+    if week:
+        blocks.append(SectionBlock(block_id="week", text=MarkdownTextObject(text=clip(week, 3000))))
     if breach_ids:
         listed = ", ".join(f"#{lead_id}" for lead_id in breach_ids)
         blocks.append(
