@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy.orm import Session, aliased, load_only
 
 from core import access
 from core.businesstime import add_business_days, add_business_time, hours_of
@@ -219,6 +219,25 @@ class _Entry:
     snoozed_until: datetime | None
 
 
+def _fully_reminded(stage: Stage, levels: tuple[str, ...]) -> ColumnElement[bool]:
+    """The lead's stage entry had every level of ``stage`` sent and has no snooze: nothing can
+    come due for it any more. Most open leads are like this, and loading them on every run was
+    the scan's cost; this is answered from indexes (transitions by lead and time, reminders and
+    snoozes by transition) without loading the lead."""
+    entry = aliased(StageTransition)  # the outer query joins StageTransition itself
+    sent = [
+        exists().where(SentReminder.transition_id == entry.id, SentReminder.level == level)
+        for level in levels
+    ]
+    return exists().where(
+        entry.lead_id == Lead.id,
+        entry.at == Lead.stage_changed_at,
+        entry.to_stage == stage.value,
+        *sent,
+        ~exists().where(ReminderSnooze.transition_id == entry.id),
+    )
+
+
 def _open_entries(session: Session, config: WorkspaceConfig, now: datetime) -> list[_Entry]:
     """Open leads that have been in their stage long enough for a level to be due, with the
     transition that entered the stage, the levels already sent and any snooze."""
@@ -227,22 +246,31 @@ def _open_entries(session: Session, config: WorkspaceConfig, now: datetime) -> l
             Lead.stage == stage.value,
             Lead.stage_changed_at
             <= now - min(_earliest_real_time(getattr(config.sla, lvl)) for lvl in levels),
+            ~_fully_reminded(stage, levels),
         )
         for stage, levels in LEVELS.items()
     ]
-    leads = session.scalars(select(Lead).where(or_(*conditions)).order_by(Lead.id)).all()
+    # Only what the decision needs is loaded; the entry is the stage's latest transition.
+    rows = session.execute(
+        select(Lead, StageTransition)
+        .options(load_only(Lead.id, Lead.stage, Lead.team, Lead.owner, Lead.stage_changed_at))
+        .join(
+            StageTransition,
+            and_(
+                StageTransition.lead_id == Lead.id,
+                StageTransition.at == Lead.stage_changed_at,
+                StageTransition.to_stage == Lead.stage,
+            ),
+        )
+        .where(or_(*conditions))
+        .order_by(Lead.id, StageTransition.id)
+    ).all()
+    latest = {lead.id: (lead, entry) for lead, entry in rows}  # the last of equal times wins
+    pairs = list(latest.values())
     found: list[_Entry] = []
-    for start in range(0, len(leads), _CHUNK):
-        batch = leads[start : start + _CHUNK]
-        chunk = [lead.id for lead in batch]
-        latest: dict[int, StageTransition] = {}
-        for row in session.scalars(
-            select(StageTransition)
-            .where(StageTransition.lead_id.in_(chunk))
-            .order_by(StageTransition.lead_id, StageTransition.at, StageTransition.id)
-        ):
-            latest[row.lead_id] = row
-        entry_ids = [t.id for t in latest.values()]
+    for start in range(0, len(pairs), _CHUNK):
+        batch = pairs[start : start + _CHUNK]
+        entry_ids = [entry.id for _, entry in batch]
         sent: dict[int, dict[str, datetime]] = {}
         for reminder in session.scalars(
             select(SentReminder).where(SentReminder.transition_id.in_(entry_ids))
@@ -254,11 +282,7 @@ def _open_entries(session: Session, config: WorkspaceConfig, now: datetime) -> l
                 select(ReminderSnooze).where(ReminderSnooze.transition_id.in_(entry_ids))
             )
         }
-        for lead in batch:
-            entry = latest.get(lead.id)
-            # No transition (a row written by hand) or an inconsistent one: nothing to count from.
-            if entry is None or entry.to_stage != lead.stage:
-                continue
+        for lead, entry in batch:
             found.append(_Entry(lead, entry, sent.get(entry.id, {}), snoozes.get(entry.id)))
     return found
 
