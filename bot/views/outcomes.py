@@ -9,6 +9,7 @@ from typing import Any
 from slack_sdk.models.blocks import ContextBlock, MarkdownTextObject, SectionBlock
 
 from bot.views.text import clip, esc, esc_clip
+from core.messages import DigestWeek
 from core.services.outcomes import BAD_FIT, MIN_BASE, GroupStats, Outcomes, RuleStats, Share
 
 SHOWN = 8  # lines per list; the rest is counted
@@ -103,23 +104,23 @@ def outcome_blocks(report: Outcomes) -> list[dict[str, Any]]:
     return [block.to_dict() for block in blocks]
 
 
-def week_text(week: dict[str, Any] | None) -> str | None:
-    """The digest's lines about the week (its payload's ``week``), or None: too few verdicts."""
-    if not week:
+def week_text(week: DigestWeek | None) -> str | None:
+    """The digest's lines about the week, or None: too few verdicts to say anything."""
+    if week is None:
         return None
     lines = []
-    rule = week.get("worst_rule")
+    rule = week.worst_rule
     if rule:
         lines.append(
-            f"*Worst rule this week*: {esc_clip(rule['rule'], 120)}: {rule['bad_fit']} of "
-            f"{rule['decided']} rejected as {BAD_FIT}, against "
-            f"{per_ten(rule['overall_bad_fit'], rule['overall_decided'])} overall"
+            f"*Worst rule this week*: {esc_clip(rule.rule, 120)}: {rule.bad_fit} of "
+            f"{rule.decided} rejected as {BAD_FIT}, against "
+            f"{per_ten(rule.overall_bad_fit, rule.overall_decided)} overall"
         )
-    best, worst = week.get("best_source"), week.get("worst_source")
+    best, worst = week.best_source, week.worst_source
     if best and worst:
         lines.append(
-            f"*Best source*: {esc_clip(best['name'] or 'no source', 80)}, {best['accepted']} of "
-            f"{best['decided']} accepted · *worst*: {esc_clip(worst['name'] or 'no source', 80)}, "
-            f"{worst['accepted']} of {worst['decided']} accepted"
+            f"*Best source*: {esc_clip(best.name or 'no source', 80)}, {best.accepted} of "
+            f"{best.decided} accepted · *worst*: {esc_clip(worst.name or 'no source', 80)}, "
+            f"{worst.accepted} of {worst.decided} accepted"
         )
     return "\n".join(lines) or None

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import WorkspaceConfig
-from core.db import insert_or_ignore
+from core.messages import Digest, DigestRule, DigestSource, DigestWeek, digest_key, enqueue
 from core.models import Outbox, StageTransition
 from core.services.outcomes import WEEK_MIN_VERDICTS, GroupStats, outcomes, week_lines
 from core.services.reports import funnel
@@ -48,10 +48,6 @@ def day_window(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1)
 
 
-def dedupe_key(day: date) -> str:
-    return f"digest:{day.isoformat()}"
-
-
 def daily_series(session: Session, last_day: date, days: int = CHART_DAYS) -> dict[str, Any]:
     """Stage entries per UTC day for the ``days`` days ending with ``last_day``."""
     first_day = last_day - timedelta(days=days - 1)
@@ -74,35 +70,35 @@ def daily_series(session: Session, last_day: date, days: int = CHART_DAYS) -> di
     return {"first_day": first_day.isoformat(), "days": days, **counts}
 
 
-def digest_numbers(session: Session, config: WorkspaceConfig, day: date) -> dict[str, Any]:
-    """The digest's payload for ``day``: plain JSON values only."""
+def digest_numbers(session: Session, config: WorkspaceConfig, day: date) -> Digest:
+    """The digest for ``day``."""
     since, until = day_window(day)
     report = funnel(session, config, since=since, until=until)
-    return {
-        "day": day.isoformat(),
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "mql": report.entered.get("mql", 0),
-        "pql": report.entered.get("pql", 0),
-        "accepted": report.entered.get("sal", 0),
-        "rejected": sum(report.rejected.values()),
-        "top_rejections": [[label, count] for label, count in report.top_rejections()],
-        "median_accept_seconds": report.median_accept_seconds,
-        "unrouted": report.unrouted,
-        "breaches": len(report.breaches),
-        "breach_leads": sorted(report.breaches)[:10],
-        "series": daily_series(session, day),
-        "week": week_numbers(session, config, day),
-    }
+    return Digest(
+        day=day.isoformat(),
+        since=since.isoformat(),
+        until=until.isoformat(),
+        mql=report.entered.get("mql", 0),
+        pql=report.entered.get("pql", 0),
+        accepted=report.entered.get("sal", 0),
+        rejected=sum(report.rejected.values()),
+        top_rejections=tuple(report.top_rejections()),
+        median_accept_seconds=report.median_accept_seconds,
+        unrouted=report.unrouted,
+        breaches=len(report.breaches),
+        breach_leads=tuple(sorted(report.breaches)[:10]),
+        series=daily_series(session, day),
+        week=week_numbers(session, config, day),
+    )
 
 
-def _source(group: GroupStats | None) -> dict[str, Any] | None:
+def _source(group: GroupStats | None) -> DigestSource | None:
     if group is None:
         return None
-    return {"name": group.name, "accepted": group.accepted.count, "decided": group.accepted.total}
+    return DigestSource(group.name, group.accepted.count, group.accepted.total)
 
 
-def week_numbers(session: Session, config: WorkspaceConfig, day: date) -> dict[str, Any] | None:
+def week_numbers(session: Session, config: WorkspaceConfig, day: date) -> DigestWeek | None:
     """The week's worst rule and best and worst source, or None with too few verdicts."""
     since, _ = day_window(day - timedelta(days=WEEK_DAYS - 1))
     _, until = day_window(day)
@@ -111,40 +107,27 @@ def week_numbers(session: Session, config: WorkspaceConfig, day: date) -> dict[s
     if lines.decided < WEEK_MIN_VERDICTS:
         return None
     rule = lines.worst_rule
-    return {
-        "since": since.isoformat(),
-        "decided": lines.decided,
-        "worst_rule": None
+    return DigestWeek(
+        since=since.isoformat(),
+        decided=lines.decided,
+        worst_rule=None
         if rule is None
-        else {
-            "rule": rule.rule,
-            "bad_fit": rule.bad_fit.count,
-            "decided": rule.bad_fit.total,
-            "overall_bad_fit": report.bad_fit.count,
-            "overall_decided": report.bad_fit.total,
-        },
-        "best_source": _source(lines.best_source),
-        "worst_source": _source(lines.worst_source),
-    }
+        else DigestRule(
+            rule=rule.rule,
+            bad_fit=rule.bad_fit.count,
+            decided=rule.bad_fit.total,
+            overall_bad_fit=report.bad_fit.count,
+            overall_decided=report.bad_fit.total,
+        ),
+        best_source=_source(lines.best_source),
+        worst_source=_source(lines.worst_source),
+    )
 
 
 def queue_digest(session: Session, config: WorkspaceConfig, now: datetime) -> bool:
     """Queue yesterday's digest unless it was queued already; True if this call queued it."""
     day = digest_day(now)
-    key = dedupe_key(day)
-    if session.scalar(select(Outbox.id).where(Outbox.dedupe_key == key)) is not None:
+    # Checked first so that a day already queued costs no report.
+    if session.scalar(select(Outbox.id).where(Outbox.dedupe_key == digest_key(day.isoformat()))):
         return False
-    return insert_or_ignore(
-        session,
-        Outbox,
-        {
-            "kind": "digest",
-            "lead_id": None,
-            "payload": digest_numbers(session, config, day),
-            "dedupe_key": key,
-            "created_at": now,
-            "next_attempt_at": now,
-            "attempts": 0,
-        },
-        ("dedupe_key",),
-    )
+    return enqueue(session, digest_numbers(session, config, day), now=now)
