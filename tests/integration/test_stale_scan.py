@@ -26,7 +26,7 @@ def remind(session, lead_id, *levels):
 
 
 def scanned(session, config):
-    return sorted(item.lead.id for item in _open_entries(session, config, NOW))
+    return sorted(item.lead_id for item in _open_entries(session, config, NOW))
 
 
 def test_fully_reminded_entries_are_not_loaded(db, config):
