@@ -389,7 +389,8 @@ def bench_stale_scan(context: Context) -> Rows:
     if not context.pg_url:
         rows.append(Skipped("stale scan PostgreSQL", "LEADBOT_BENCH_DATABASE_URL is not set"))
     for engine, url in _million(context):
-        ours, bare = _child("ours", url, 3), _child("bare", url, 3)
+        # One run is the figure (a reminders run is once per 5 minutes); the bare query is warm.
+        ours, bare = _child("ours", url, context.size(1, 2)), _child("bare", url, 3)
         o, b = min(ours["seconds"]), min(bare["seconds"])
         pg = engine == "PostgreSQL"
         rows.append(
@@ -421,7 +422,7 @@ def bench_lookup(context: Context) -> Rows:
     """Figure 5: /lead lookup by e-mail and company prefix among the seeded leads, at the service
     level (vs a bare indexed SELECT) and through the served app (vs the bare Bolt ack)."""
     n = context.size(1_000_000, 20_000)
-    repeat = context.size(50, 10)
+    repeat = context.size(15, 10)
     rows: Rows = []
     prefix, target = "globex 34", ""
     for engine, url in _million(context):
@@ -470,10 +471,12 @@ def _served_lookup(context: Context, url: str, repeat: int, email: str, prefix: 
 
     rows: Rows = []
     for label, text in (("e-mail", f"lookup {email}"), ("prefix", f"lookup {prefix}")):
-        results = {}
+        results, problems = {}, []
         for who, target in (("ours", served.url), ("bare", bolt.url)):
             driver = SlackDriver(slack, f"{target}/slack/events", slack.signing_secret)
-            driver.command("/lead", text, user="U0MKT1", channel="C0MKTG")  # warm
+            warm = driver.command("/lead", text, user="U0MKT1", channel="C0MKTG")
+            if not warm.ok:  # past Slack's 3 s the driver gives up, as Slack does
+                problems.append(f"{who}: {warm.error}")
             results[who] = median(
                 timings(
                     lambda d=driver, t=text: d.command("/lead", t, user="U0MKT1", channel="C0MKTG"),
@@ -489,7 +492,7 @@ def _served_lookup(context: Context, url: str, repeat: int, email: str, prefix: 
                 _ms(results["bare"]),
                 "-",
                 None,
-                notes="baseline: the bare Bolt ack",
+                notes="baseline: the bare Bolt ack" + "".join(f"; {p}" for p in problems),
             )
         )
     served.stop()
@@ -523,7 +526,7 @@ def bench_outbox_drain(context: Context) -> Rows:
     from core.schemas import EventIn
     from core.services.intake import record_events
 
-    alerts = context.size(500, 50)
+    alerts = context.size(500, 25)
     path = _drain_config(context)
     config = load_config(path)
     url = f"sqlite:///{context.scratch / 'drain.db'}"
