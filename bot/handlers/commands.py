@@ -22,7 +22,7 @@ from bot.views.text import esc
 from core import access
 from core.lifecycle import Stage
 from core.refusals import Refusal, Refused
-from core.services import leadops, reports
+from core.services import leadops, outcomes, reports
 
 Command = dict[str, Any]
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
@@ -189,10 +189,10 @@ def register(app: App, runtime: Runtime) -> None:
                 names = ", ".join(t.name for t in config.teams)
                 raise Usage("stats", f"{word[:30]} is neither a team ({names}) nor 7d, 30d or 90d.")
         now = runtime.now()
+        since = now - timedelta(days=days)
         with runtime.db.transaction() as session:
-            funnel = reports.funnel(
-                session, config, since=now - timedelta(days=days), until=now, team=team
-            )
+            funnel = reports.funnel(session, config, since=since, until=now, team=team)
+            handoffs = outcomes.outcomes(session, config, since=since, until=now, team=team)
         ack(
             **stats_reply(
                 StatsView(
@@ -209,6 +209,7 @@ def register(app: App, runtime: Runtime) -> None:
                     breaches=len(funnel.breaches),
                     rejections=funnel.top_rejections(),
                     unrouted=funnel.unrouted,
+                    outcomes=handoffs,
                 )
             )
         )

@@ -147,6 +147,7 @@ def reject(
         now=now,
         reason=text,
         expect=QUALIFIED,
+        details={"reason_code": chosen.code, "comment": comment},
     )
     enqueue(session, AlertRefresh(lead.id), now=now)
     enqueue(

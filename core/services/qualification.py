@@ -122,7 +122,8 @@ def parse_amount(text: str | None, field: str, *, required: bool) -> Decimal | N
         raise Invalid({field: "The amount must be more than 0."})
     if amount > MAX_AMOUNT or amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise Invalid({field: "Use at most 12 digits and 2 decimals."})
-    return amount
+    # As the column stores it (2 decimals), so what is shown before a reload is what is stored.
+    return amount.quantize(Decimal("0.01"))
 
 
 def build_bant(
@@ -258,14 +259,8 @@ def record_opportunity(
     if errors:
         raise Invalid(errors)
     assert value is not None and close_date is not None and currency is not None
-    transition(
-        session,
-        lead,
-        Stage.SQO,
-        actor=actor,
-        now=now,
-        reason=f"opportunity {title}: {value} {currency}, closing {close_date.isoformat()}",
-    )
+    # Stored before the move, so the move's webhook events carry it; a refused move rolls
+    # both back.
     opportunity = Opportunity(
         lead_id=lead.id,
         name=title,
@@ -277,6 +272,14 @@ def record_opportunity(
         created_at=now,
     )
     session.add(opportunity)
+    transition(
+        session,
+        lead,
+        Stage.SQO,
+        actor=actor,
+        now=now,
+        reason=f"opportunity {title}: {value} {currency}, closing {close_date.isoformat()}",
+    )
     enqueue(session, AlertRefresh(lead.id), now=now)
     session.flush()
     return opportunity

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core.lifecycle import Stage, check_move
 from core.models import Lead, StageTransition
 from core.refusals import Refusal
+from core.services import webhook_events
 
 _UNSET: Any = object()
 
@@ -70,6 +71,7 @@ def transition(
     expect: Collection[Stage] | None = None,
     owner: str | None = _UNSET,
     team: str | None = _UNSET,
+    details: Mapping[str, Any] | None = None,
 ) -> StageTransition:
     """Move ``lead`` to ``to`` and record who, why and when.
 
@@ -78,11 +80,15 @@ def transition(
     raises :class:`~core.lifecycle.IllegalTransition`. If another transaction changes the lead
     between our read and our write, the version check fails and :class:`Conflict` is raised;
     nothing is written in either case.
+
+    The same transaction records the change's webhook events (``details`` adds what only the
+    caller knows, like a reject's reason code and comment).
     """
     current = Stage(lead.stage)
     if expect is not None and current not in expect:
         raise Conflict(lead, latest_transition(session, lead.id))
     check_move(current, to)
+    previous_owner = lead.owner
 
     values: dict[str, Any] = {
         "stage": to.value,
@@ -115,4 +121,5 @@ def transition(
     )
     session.add(row)
     session.flush()
+    webhook_events.transitioned(session, lead, row, previous_owner=previous_owner, details=details)
     return row
