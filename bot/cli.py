@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -230,6 +231,58 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scoring_workspace() -> tuple[WorkspaceConfig, str | None]:
+    """The workspace config, or, when none exists at all, the packaged example (a backtest
+    needs only the rules, and must work on a laptop with nothing but a history file)."""
+    import os
+
+    path = settings().config_path
+    if not os.environ.get("LEADBOT_CONFIG") and not Path(path).is_file():
+        from bot.sandbox.app import packaged_config
+
+        return workspace(str(packaged_config())), (
+            f"no workspace config at {path}: the rules are those of the example config"
+        )
+    return workspace(path), None
+
+
+def _backtest_options(args: argparse.Namespace) -> Any:
+    from core.learning.backtest import Options
+
+    return Options(
+        target=args.target,
+        positive=args.positive,
+        time=args.time,
+        exclude=args.exclude or (),
+        keep=args.keep or (),
+    )
+
+
+def cmd_scoring_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from core.services.learning import LearningError, backtest_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    config, note = _scoring_workspace()
+    try:
+        report, _ = backtest_file(path, _backtest_options(args), config)
+    except LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    if note:
+        report["warnings"].append(note)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    from bot.scoring_text import backtest_lines
+
+    for line in backtest_lines(path.name, report):
+        print(line)
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.app import SandboxError, run_sandbox
 
@@ -262,6 +315,16 @@ def _safe_url(url: str) -> str:
 
 
 # --- parser ----------------------------------------------------------------------------------
+
+
+def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--target", required=required, help="the outcome column")
+    parser.add_argument("--positive", help="the outcome value that counts as good")
+    parser.add_argument("--time", help="split by this column: its latest 30%% are the test set")
+    parser.add_argument("--exclude", action="append", metavar="COL", help="leave a column out")
+    parser.add_argument(
+        "--keep", action="append", metavar="COL", help="use a column the leak guard would drop"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -328,6 +391,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="validate and report, write nothing"
     )
     importer.set_defaults(func=cmd_import)
+
+    scoring = commands.add_parser("scoring", help="learned scoring: backtest, train, versions")
+    scoring_actions = scoring.add_subparsers(dest="action", metavar="ACTION", required=True)
+    backtest = scoring_actions.add_parser(
+        "backtest", help="measure the learned model and the rules on a history file"
+    )
+    backtest.add_argument("file", help="CSV history, one row a lead, with an outcome column")
+    _history_options(backtest, required=True)
+    backtest.add_argument("--json", action="store_true", help="print one JSON object")
+    backtest.set_defaults(func=cmd_scoring_backtest)
 
     sandbox = commands.add_parser(
         "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"
