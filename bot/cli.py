@@ -283,6 +283,86 @@ def cmd_scoring_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scoring_train(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    if args.csv and not args.target:
+        raise UsageError("--csv needs --target COLUMN (the outcome column)")
+    if args.target and not args.csv:
+        raise UsageError(
+            "--target goes with --csv FILE; without a file the outcomes come from the database"
+        )
+    if args.csv and not Path(args.csv).is_file():
+        raise UsageError(f"{args.csv}: no such file")
+    env = settings()
+    config = workspace()
+    upgrade(env.database_url)
+    db = Database(env.database_url)
+    try:
+        with db.transaction() as session:
+            if args.csv:
+                version, _ = learning.train_from_file(
+                    session, Path(args.csv), _backtest_options(args), config, utcnow()
+                )
+            else:
+                version = learning.train_from_database(session, config, utcnow())
+            lines = list(model_lines(version))
+    except learning.LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_scoring_models(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    env = settings()
+    upgrade(env.database_url)
+    db = Database(env.database_url)
+    try:
+        with db.transaction() as session:
+            versions = learning.list_models(session)
+            lines = [line for version in versions for line in model_lines(version)]
+    finally:
+        db.dispose()
+    if not lines:
+        print("no model versions yet (train one with `leadbot scoring train`)")
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_scoring_use(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    env = settings()
+    upgrade(env.database_url)
+    db = Database(env.database_url)
+    try:
+        with db.transaction() as session:
+            version = learning.use_model(session, args.version, utcnow())
+            lines = list(model_lines(version))
+    except learning.LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    for line in lines:
+        print(line)
+    return 0
+
+
+def model_lines(version: Any) -> Iterator[str]:
+    from bot.scoring_text import version_lines
+
+    return version_lines(version)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.app import SandboxError, run_sandbox
 
@@ -365,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = job_actions.add_parser("run", help="run one job once")
     run.add_argument(
         "name",
-        choices=["reminders", "digest", "outbox"],
+        choices=["reminders", "digest", "retrain", "outbox"],
         help="the job (reminders and digest also deliver what they queue, as outbox does)",
     )
     run.add_argument("--at", help="run as if the clock read this ISO-8601 time (with offset)")
@@ -401,6 +481,18 @@ def build_parser() -> argparse.ArgumentParser:
     _history_options(backtest, required=True)
     backtest.add_argument("--json", action="store_true", help="print one JSON object")
     backtest.set_defaults(func=cmd_scoring_backtest)
+    train = scoring_actions.add_parser(
+        "train", help="train a new active model version from the database's outcomes (or a file)"
+    )
+    train.add_argument("--csv", metavar="FILE", help="train from this history file instead")
+    _history_options(train, required=False)
+    train.set_defaults(func=cmd_scoring_train)
+    scoring_actions.add_parser("models", help="list model versions").set_defaults(
+        func=cmd_scoring_models
+    )
+    use = scoring_actions.add_parser("use", help="make model version N the active one")
+    use.add_argument("version", type=int, metavar="N")
+    use.set_defaults(func=cmd_scoring_use)
 
     sandbox = commands.add_parser(
         "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"

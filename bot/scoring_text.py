@@ -47,3 +47,29 @@ def backtest_lines(name: str, report: dict[str, Any]) -> Iterator[str]:
         for part in first["contributions"][:5]:
             yield f"    {part['feature']} = {part['value']!r}: {part['points']:+.2f}"
         yield f"    ... log-odds {first['log_odds']:+.2f}, probability {first['probability']:.1%}"
+
+
+def version_lines(version: Any) -> Iterator[str]:
+    """A model version in two lines: what it is, and how it did on its held-out rows."""
+    window = (
+        f", qualified {version.trained_from:%Y-%m-%d} to {version.trained_to:%Y-%m-%d}"
+        if version.trained_from and version.trained_to
+        else ""
+    )
+    mark = "* " if version.active else "  "
+    state = " (active)" if version.active else ""
+    yield (
+        f"{mark}version {version.id}{state}: trained {version.created_at:%Y-%m-%d %H:%M} UTC from "
+        f"{version.source} on {version.rows} outcomes ({version.positives} good: "
+        f"{version.positive}){window}"
+    )
+    figures = version.metrics or {}
+    learned, rules = figures.get("learned", {}), figures.get("rules", {})
+    yield (
+        f"    held-out {figures.get('test_rows', '?')} rows: "
+        f"AUC {_figure(learned.get('auc'), '.3f')}"
+        f" (rules {_figure(rules.get('auc'), '.3f')}), Brier {_figure(learned.get('brier'), '.3f')}"
+        f" (rules {_figure(rules.get('brier'), '.3f')}), top-decile rate "
+        f"{_figure(learned.get('top_decile_rate'), '.0%')} (rules "
+        f"{_figure(rules.get('top_decile_rate'), '.0%')})"
+    )

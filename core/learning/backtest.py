@@ -150,8 +150,8 @@ def _check_columns(table: Table, names: Sequence[str], flag: str) -> list[str]:
     return out
 
 
-def _split(
-    labels: list[int], order: list[float | None] | None, options: Options
+def split(
+    labels: Sequence[int], order: Sequence[float | None] | None, options: Options
 ) -> tuple[list[int], list[int]]:
     count = len(labels)
     test_size = max(1, round(count * options.test_share))
@@ -250,7 +250,7 @@ def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepar
             warnings.append(
                 f"{unread} row(s) without a readable {time_column!r} only train, never test"
             )
-    train_index, test_index = _split(labels, order, options)
+    train_index, test_index = split(labels, order, options)
     for part, part_index in (("training", train_index), ("test", test_index)):
         if len({labels[i] for i in part_index}) < 2:
             raise BacktestError(
@@ -340,19 +340,35 @@ def _lead(headers: Sequence[str], row: Sequence[str], fields: Mapping[str, str])
     return lead
 
 
-def rules_probabilities(
-    rules: Sequence[FitRule], leads: Sequence[Mapping[str, Any]], prepared: Prepared
-) -> tuple[list[float], list[float]]:
-    """Fit scores of the test rows, and probabilities read from the training rows' outcome rate
-    at each fit score (the rules rank; this only turns their ranks into rates)."""
-    fits = [fit_score(rules, lead)[0] for lead in leads]
-    prior = sum(prepared.labels[i] for i in prepared.train_index) / len(prepared.train_index)
+def rate_by_score(
+    train_scores: Sequence[float], train_labels: Sequence[int], scores: Sequence[float]
+) -> list[float]:
+    """Probabilities for a ranking that has none (the rules' fit scores): the training rows'
+    outcome rate at each score, pulled towards the overall rate when a score is rare."""
+    prior = sum(train_labels) / len(train_labels)
     at: dict[float, list[int]] = {}
-    for i in prepared.train_index:
-        at.setdefault(fits[i], []).append(prepared.labels[i])
+    for score, label in zip(train_scores, train_labels, strict=True):
+        at.setdefault(score, []).append(label)
     rate = {score: (sum(ys) + 2 * prior) / (len(ys) + 2) for score, ys in at.items()}
-    test_fits = [fits[i] for i in prepared.test_index]
-    return test_fits, [rate.get(score, prior) for score in test_fits]
+    return [rate.get(score, prior) for score in scores]
+
+
+def compare(
+    model: Model,
+    test_rows: Sequence[Mapping[str, Any]],
+    test_labels: Sequence[int],
+    fits: tuple[Sequence[float], Sequence[int], Sequence[float]],
+) -> dict[str, Any]:
+    """The learned model and the rules on the same test rows. ``fits`` are the rules' fit
+    scores of the training rows, their labels, and the fit scores of the test rows."""
+    learned = [model.probability(row) for row in test_rows]
+    train_fits, train_labels, test_fits = fits
+    return {
+        "learned": metrics.summary(test_labels, learned),
+        "rules": metrics.summary(
+            test_labels, rate_by_score(train_fits, train_labels, test_fits), ranking=test_fits
+        ),
+    }
 
 
 def _rule_fields(rules: Sequence[FitRule]) -> set[str]:
@@ -381,8 +397,17 @@ def run(
     model = train(train_rows, train_labels, features=prepared.features, seed=options.seed)
     test_rows = prepared.rows(prepared.test_index)
     test_labels = [prepared.labels[i] for i in prepared.test_index]
-    learned = [model.probability(row) for row in test_rows]
-    ranks, rule_probabilities = rules_probabilities(rules, prepared.leads, prepared)
+    fits = [fit_score(rules, lead)[0] for lead in prepared.leads]
+    figures = compare(
+        model,
+        test_rows,
+        test_labels,
+        (
+            [fits[i] for i in prepared.train_index],
+            train_labels,
+            [fits[i] for i in prepared.test_index],
+        ),
+    )
 
     warnings = prepared.warnings
     readable = {fields.get(header) or PROPERTY_PREFIX + header for header in table.headers}
@@ -428,8 +453,7 @@ def run(
         "test_positive_rate": sum(test_labels) / len(test_labels),
         "scale": "log-odds",
         "features": [names[f.name] for f in model.features],
-        "learned": metrics.summary(test_labels, learned),
-        "rules": metrics.summary(test_labels, rule_probabilities, ranking=ranks),
+        **figures,
         "excluded": prepared.excluded,
         "warnings": warnings,
         "explained": explained,
