@@ -24,8 +24,9 @@ from core.schemas import (
     LeadIn,
     LeadOut,
     LeadPage,
+    LikelihoodOut,
 )
-from core.services import intake, leads
+from core.services import intake, leads, learning
 from core.services.apikeys import verify_key
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -138,12 +139,17 @@ def _qualified(request: Request, qualified: list[intake.Qualified]) -> None:
 
 @router.get("/leads/{lead_id}", responses={404: {"description": "No such lead"}})
 def get_lead(lead_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)], request: Request) -> LeadDetail:
-    """One lead with its stage history, latest BANT answers and opportunity."""
-    with runtime(request).db.transaction() as session:
+    """One lead with its stage history, latest BANT answers, opportunity and likelihood."""
+    rt = runtime(request)
+    with rt.db.transaction() as session:
         lead = session.get(Lead, lead_id)
         if lead is None:
             raise HTTPException(404, f"no lead with id {lead_id}")
-        return leads.lead_detail(session, lead)
+        detail = leads.lead_detail(session, lead)
+        found = learning.likelihood_of(session, lead, rt.config, rt.now())
+        if found is not None:
+            detail.likelihood = LikelihoodOut.model_validate(found.as_dict())
+        return detail
 
 
 @router.get("/leads")

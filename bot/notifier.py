@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
-from bot.present import card_of
+from bot.present import card_of, likely_card
 from bot.runtime import Runtime
 from bot.views import ids
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
@@ -275,7 +275,7 @@ class Notifier:
             team = config.team(lead.team)
             channel = team.channel if team else config.marketing.channel
             message = lead_alert(
-                card_of(lead),
+                likely_card(session, lead, config, self.runtime.now()),
                 alert.to_stage,
                 alert_status(session, lead, alert),
                 unrouted=team is None,
@@ -297,7 +297,7 @@ class Notifier:
             assert alert is not None  # a foreign key guarantees it
             team = self.runtime.config.team(lead.team)
             message = lead_alert(
-                card_of(lead),
+                likely_card(session, lead, self.runtime.config, self.runtime.now()),
                 alert.to_stage,
                 alert_status(session, lead, alert),
                 unrouted=team is None and alert.to_stage in QUALIFIED,
