@@ -1,205 +1,183 @@
-"""Synthetic lead histories with a planted signal, like a CRM export: one row a lead, a 0/1
-outcome near 40%, mostly categorical answers with many "Select" and blanks, a few activity
-counts and times, two id columns, and columns typed by sales after the outcome (leaks)."""
+"""A seeded history of handoffs, and what it should report, counted straight from the plan."""
 
 from __future__ import annotations
 
-import csv
-import math
 import random
-import uuid
-from dataclasses import dataclass
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from typing import Any
 
-SIGNAL = (
-    "Lead Origin",
-    "Lead Source",
-    "Total Time Spent on Website",
-    "Current Occupation",
-    "Last Activity",
-    "Job Title",
-    "Employees",
-    "TotalVisits",
-)
-IDS = ("Prospect ID", "Lead Number")
-LEAKS = ("Tags", "Lead Quality")
+from sqlalchemy.orm import Session
 
-ORIGIN = {"Landing Page Submission": 0.0, "API": -0.4, "Lead Add Form": 2.2, "Lead Import": -0.8}
-SOURCE = {
-    "Google": 0.1,
-    "Direct Traffic": -0.3,
-    "Olark Chat": -0.7,
-    "Organic Search": 0.0,
-    "Reference": 1.6,
-    "Welingak Website": 2.0,
-    "Referral Sites": -0.2,
-    "Facebook": -0.9,
-}
-OCCUPATION = {
-    "Unemployed": 0.0,
-    "Working Professional": 2.4,
-    "Student": -0.5,
-    "Other": 0.3,
-    "Housewife": 1.5,
-    "Businessman": 0.8,
-}
-ACTIVITY = {
-    "Email Opened": 0.2,
-    "SMS Sent": 1.1,
-    "Olark Chat Conversation": -1.2,
-    "Page Visited on Website": -0.2,
-    "Converted to Lead": -1.0,
-    "Email Bounced": -1.5,
-    "Email Link Clicked": 0.0,
-    "Form Submitted on Website": 0.2,
-    "Unreachable": -0.4,
-}
+from core.lifecycle import Stage
+from core.models import Event
+from core.services.stages import transition
+from tests.factories import make_lead
+
+SINCE = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
+UNTIL = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
+SOURCES = ["webinar", "ads", "list", "partner", None]
+CAMPAIGNS = ["spring", "fall", None]
+# title -> the labels of the example config's fit rules it matches
 TITLES = {
-    "VP Sales": 0.5,
-    "Director of Marketing": 0.4,
-    "Analyst": 0.0,
-    "Engineer": -0.1,
-    "Head of Growth": 0.4,
-    "Student": -0.6,
-    "Manager": 0.1,
-    "Consultant": 0.0,
+    "VP Sales": {"title contains 'vp'"},
+    "Director of IT": {"title contains 'director'"},
+    "Engineer": set(),
+    "Student": {"title contains 'student'"},
 }
-NOISE = {
-    "Specialization": [
-        "Finance Management",
-        "Human Resource Management",
-        "Marketing Management",
-        "Operations Management",
-        "IT Projects Management",
-        "Business Administration",
-    ],
-    "How did you hear about X": [
-        "Online Search",
-        "Word Of Mouth",
-        "Student of SomeSchool",
-        "Other",
-    ],
-    "City": ["Mumbai", "Thane & Outskirts", "Other Cities", "Other Metro Cities", "Tier II Cities"],
-    "Country": ["India", "India", "India", "United States", "United Arab Emirates", "Singapore"],
-    "Do Not Call": ["No", "No", "No", "No", "Yes"],
-    "Search": ["No", "No", "No", "Yes"],
-    "Newspaper Article": ["No", "No", "No", "No", "Yes"],
-    "Digital Advertisement": ["No", "No", "Yes"],
-    "Through Recommendations": ["No", "No", "No", "Yes"],
-    "A free copy of Mastering The Interview": ["No", "Yes"],
-    "Asymmetrique Profile Index": ["01.High", "02.Medium", "03.Low"],
-    "What matters most to you": ["Better Career Prospects", "Flexibility & Convenience", "Other"],
-}
-CONSTANT = {"Magazine": "No", "Receive More Updates About Our Courses": "No"}
-TAGS_GOOD = ["Will revert after reading the email", "Closed by Horizzon", "Lost to EINS"]
-TAGS_BAD = [
-    "Ringing",
-    "Interested in other courses",
-    "Already a student",
-    "switched off",
-    "Not doing further education",
-    "invalid number",
-]
-QUALITY = ["High in Relevance", "Might be", "Not Sure", "Low in Relevance", "Worst"]
+# event types with points in the example config; "podcast" is unknown there and scores nothing
+EVENT_TYPES = ["pricing_page_view", "webinar_attended", "page_view", "trial_started", "podcast"]
+REASONS = ["Bad fit: too small", "Bad fit", "Competitor: uses X", "Not ready yet", "Spam or fake"]
+
+
+@dataclass
+class Planned:
+    """One handoff as planned, and what the report must make of it."""
+
+    source: str | None
+    campaign: str | None
+    labels: set[str]
+    verdict: str | None  # accepted / rejected / None
+    reason: str | None  # label
+    sql: bool
+    team: str
 
 
 @dataclass
 class History:
-    headers: list[str]
-    rows: list[list[str]]
-    truth: list[float]  # the generator's own probability of each row's outcome
-    outcomes: list[int]
+    handoffs: list[Planned] = field(default_factory=list)
 
-    def write(self, path: Path, *, encoding: str = "utf-8", separator: str = ",") -> Path:
-        with path.open("w", newline="", encoding=encoding) as handle:
-            writer = csv.writer(handle, delimiter=separator)
-            writer.writerow(self.headers)
-            writer.writerows(self.rows)
-        return path
+    def only(self, team: str | None) -> list[Planned]:
+        return [h for h in self.handoffs if team is None or h.team == team]
 
 
-def _blank(rng: random.Random, value: str, share: float, word: str = "Select") -> str:
-    if rng.random() < share:
-        return rng.choice([word, "", word])
-    return value
+def _label(reason: str) -> str:
+    return reason.split(":")[0]
 
 
-def history(rows: int = 3000, *, seed: int = 7, extra_columns: int = 0) -> History:
-    """``rows`` leads created a few hours apart; ``extra_columns`` more noise columns (to reach
-    40 columns for the benchmark)."""
+def seed_history(session: Session, seed: int = 7, leads: int = 90) -> History:
+    """``leads`` leads qualified between SINCE and UNTIL (and some outside), with sources,
+    campaigns (as a field or in properties), titles, events before and after qualifying, and
+    verdicts: accepted (some then SQL), rejected with reasons, undecided, decided only after
+    UNTIL, or parked by leadbot. Students are planted to be rejected as a bad fit more often."""
     rng = random.Random(seed)
-    headers = [
-        "Prospect ID",
-        "Lead Number",
-        "Created",
-        "Lead Origin",
-        "Lead Source",
-        "Do Not Email",
-        "Converted",
-        "TotalVisits",
-        "Total Time Spent on Website",
-        "Page Views Per Visit",
-        "Last Activity",
-        "Current Occupation",
-        "Job Title",
-        "Employees",
-        "Tags",
-        "Lead Quality",
-        *NOISE,
-        *CONSTANT,
-    ]
-    headers += [f"Survey answer {n}" for n in range(extra_columns)]
-    start = datetime(2024, 1, 1, tzinfo=UTC)
-    out: list[list[str]] = []
-    truth: list[float] = []
-    outcomes: list[int] = []
-    for index in range(rows):
-        origin = rng.choices(list(ORIGIN), weights=[50, 38, 8, 4])[0]
-        source = rng.choice(list(SOURCE))
-        occupation = rng.choices(list(OCCUPATION), weights=[60, 15, 10, 5, 5, 5])[0]
-        activity = rng.choice(list(ACTIVITY))
+    history = History()
+    for n in range(leads):
         title = rng.choice(list(TITLES))
-        employees = int(math.exp(rng.uniform(1.5, 8.5)))
-        seconds = 0 if rng.random() < 0.25 else int(rng.expovariate(1 / 600))
-        visits = int(rng.expovariate(1 / 4)) if seconds else 0
-        do_not_email = "Yes" if rng.random() < 0.08 else "No"
-        logit = -1.15 + ORIGIN[origin] + SOURCE[source] + OCCUPATION[occupation]
-        logit += ACTIVITY[activity] + TITLES[title] + (0.3 if employees >= 200 else 0.0)
-        # Time on the site matters, with diminishing returns; none at all is a bad sign.
-        logit += 1.6 * math.tanh((seconds - 500) / 400) + (-0.6 if do_not_email == "Yes" else 0)
-        logit += 0.05 * min(visits, 10)
-        p = 1 / (1 + math.exp(-logit))
-        converted = int(rng.random() < p)
-        tags = (
-            rng.choice(TAGS_GOOD if converted else TAGS_BAD)
-            if rng.random() < 0.96
-            else rng.choice(TAGS_GOOD + TAGS_BAD)
+        size = rng.choice([50, 500])
+        country = rng.choice(["DE", "BR"])
+        source = rng.choice(SOURCES)
+        campaign = rng.choice(CAMPAIGNS)
+        in_properties = campaign is not None and rng.random() < 0.3
+        team = rng.choice(["emea", "na"])
+        qualified_at = SINCE + timedelta(hours=rng.randrange(0, 26 * 24))
+        outside = n % 15 == 0  # qualified before the window: must not count
+        if outside:
+            qualified_at = SINCE - timedelta(days=3)
+        lead = make_lead(
+            session,
+            now=qualified_at - timedelta(days=5),
+            team=team,
+            title=title,
+            company_size=size,
+            country=country,
+            source=source,
+            campaign=None if in_properties else campaign,
+            properties={"campaign": campaign} if in_properties else {},
         )
-        quality = QUALITY[rng.choice([0, 1]) if converted else rng.choice([2, 3, 4])]
-        created = start + timedelta(hours=3 * index, minutes=rng.randrange(60))
-        row = [
-            uuid.UUID(int=rng.getrandbits(128)).hex,
-            str(660000 + index * 3 + rng.randrange(3)),
-            created.strftime("%Y-%m-%d %H:%M"),
-            origin,
-            _blank(rng, source, 0.01, ""),
-            do_not_email,
-            str(converted),
-            _blank(rng, str(visits), 0.015, ""),
-            str(seconds),
-            _blank(rng, f"{(visits / max(1, visits // 2 + 1)):.2f}", 0.015, ""),
-            _blank(rng, activity, 0.01, ""),
-            _blank(rng, occupation, 0.3, ""),
-            _blank(rng, title, 0.1, ""),
-            _blank(rng, str(employees), 0.1, ""),
-            _blank(rng, tags, 0.35, ""),
-            _blank(rng, quality, 0.5, ""),
-            *(_blank(rng, rng.choice(values), 0.4) for values in NOISE.values()),
-            *CONSTANT.values(),
-            *(_blank(rng, rng.choice(["a", "b", "c", "d"]), 0.5) for _ in range(extra_columns)),
-        ]
-        out.append(row)
-        truth.append(p)
-        outcomes.append(converted)
-    return History(headers, out, truth, outcomes)
+        labels = set(TITLES[title])
+        later_labels = set()  # events after the first qualification, before a second one
+        if size >= 200:
+            labels.add("company_size at least 200")
+        if country == "DE":
+            labels.add("country is 'DE'")
+        for kind in rng.sample(EVENT_TYPES, rng.randrange(0, 4)):
+            before = rng.random() < 0.7
+            when = qualified_at + timedelta(hours=-rng.randrange(1, 200) if before else 2)
+            session.add(
+                Event(lead_id=lead.id, type=kind, occurred_at=when, received_at=when, properties={})
+            )
+            if kind != "podcast":
+                (labels if before else later_labels).add(f"{kind} event")
+        transition(session, lead, Stage.MQL, actor="system", now=qualified_at)
+        fate = rng.random()
+        bad_fit_bias = 0.5 if title == "Student" else 0.1
+        verdict = reason = None
+        sql = False
+        later = qualified_at + timedelta(hours=rng.randrange(1, 48))
+        if fate < bad_fit_bias:
+            verdict, reason = "rejected", "Bad fit" if rng.random() < 0.5 else "Bad fit: too small"
+        elif fate < 0.55:
+            verdict = "accepted"
+        elif fate < 0.7:
+            verdict, reason = "rejected", rng.choice(REASONS[2:])
+        elif fate < 0.8:
+            verdict = "late"  # decided after UNTIL: no verdict in the report
+        elif fate < 0.85:
+            verdict = "system"  # leadbot parked it: not a verdict from sales
+        if verdict == "accepted":
+            transition(session, lead, Stage.SAL, actor="U0REP1", now=later, owner="U0REP1")
+            if rng.random() < 0.4:
+                sql_at = later + timedelta(days=1)
+                transition(session, lead, Stage.SQL, actor="U0REP1", now=sql_at)
+                sql = sql_at < UNTIL
+        elif verdict == "rejected":
+            to = Stage.UNQUALIFIED if reason and reason.startswith("Bad fit") else Stage.NURTURE
+            transition(session, lead, to, actor="U0REP2", now=later, reason=reason)
+            if to is Stage.NURTURE and rng.random() < 0.5 and not outside:
+                # Qualified again: a second handoff, accepted, then SQL.
+                again = later + timedelta(hours=3)
+                transition(session, lead, Stage.MQL, actor="system", now=again)
+                transition(session, lead, Stage.SAL, actor="U0REP1", now=again, owner="U0REP1")
+                transition(session, lead, Stage.SQL, actor="U0REP1", now=again)
+                if again < UNTIL:
+                    second = Planned(
+                        source, campaign, labels | later_labels, "accepted", None, True, team
+                    )
+                    history.handoffs.append(second)
+        elif verdict == "late":
+            transition(session, lead, Stage.SAL, actor="U0REP1", now=UNTIL + timedelta(hours=1))
+        elif verdict == "system":
+            transition(session, lead, Stage.NURTURE, actor="system", now=later, reason="stale")
+        if not outside:
+            decided = verdict in ("accepted", "rejected") and later < UNTIL
+            history.handoffs.append(
+                Planned(
+                    source,
+                    campaign,
+                    labels,
+                    verdict if decided else None,
+                    _label(reason) if decided and reason else None,
+                    sql,
+                    team,
+                )
+            )
+    session.flush()
+    return history
+
+
+def expected_groups(handoffs: list[Planned], key: str) -> dict[Any, dict[str, Any]]:
+    out: dict[Any, dict[str, Any]] = {}
+    grouped: dict[Any, list[Planned]] = defaultdict(list)
+    for h in handoffs:
+        grouped[getattr(h, key)].append(h)
+    for name, members in grouped.items():
+        decided = [h for h in members if h.verdict]
+        out[name] = {
+            "handoffs": len(members),
+            "accepted": (sum(h.verdict == "accepted" for h in decided), len(decided)),
+            "sql": (sum(h.sql for h in members), len(members)),
+            "rejections": Counter(h.reason for h in decided if h.verdict == "rejected"),
+        }
+    return out
+
+
+def expected_rules(handoffs: list[Planned]) -> dict[str, tuple[int, int]]:
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for h in handoffs:
+        if h.verdict:
+            for label in h.labels:
+                counts[label][1] += 1
+                counts[label][0] += h.reason == "Bad fit"
+    return {label: (bad, total) for label, (bad, total) in counts.items()}

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from core.learning import metrics
-from tests.histories import IDS, LEAKS, history
+from tests.lead_histories import IDS, LEAKS, history
 
 ROOT = Path(__file__).resolve().parents[2]
 
