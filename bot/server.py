@@ -197,6 +197,6 @@ def create_app(
 
     app.include_router(api.router)
     if slack:
-        mount_slack(app, slack.bolt)
+        mount_slack(app, slack.bolt, signing_secret=runtime.settings.slack_signing_secret)
     app.add_middleware(BodyLimit)
     return app

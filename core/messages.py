@@ -125,6 +125,36 @@ class ReminderOwner(_Reminder):
 
 
 @dataclass(frozen=True)
+class DigestRule:
+    """The week's worst scoring rule: ``bad_fit`` of ``decided`` leads it scored were rejected
+    as a bad fit, against ``overall_bad_fit`` of ``overall_decided``."""
+
+    rule: str
+    bad_fit: int
+    decided: int
+    overall_bad_fit: int
+    overall_decided: int
+
+
+@dataclass(frozen=True)
+class DigestSource:
+    name: str | None
+    accepted: int
+    decided: int
+
+
+@dataclass(frozen=True)
+class DigestWeek:
+    """What the digest says about the last 7 days (see ``core.services.outcomes``)."""
+
+    since: str
+    decided: int
+    worst_rule: DigestRule | None
+    best_source: DigestSource | None
+    worst_source: DigestSource | None
+
+
+@dataclass(frozen=True)
 class Digest:
     """Yesterday's numbers and the funnel series for the marketing channel; once per day."""
 
@@ -142,6 +172,7 @@ class Digest:
     breaches: int
     breach_leads: tuple[int, ...]
     series: dict[str, Any]
+    week: DigestWeek | None = None  # None: too few verdicts (and in digests queued before it)
 
     @property
     def dedupe_key(self) -> str | None:

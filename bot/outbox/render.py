@@ -35,8 +35,8 @@ from core.messages import (
     WebhookDisabled,
 )
 from core.models import Lead, SlackMessage, StageTransition
-from core.services.handoff import REASONS_BY_CODE, stage_entry
-from core.services.stages import latest_transition
+from core.services.handoff import REASONS_BY_CODE
+from core.services.stages import latest_transition, stage_entry
 
 
 @dataclass(frozen=True)

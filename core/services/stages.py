@@ -11,12 +11,13 @@ from sqlalchemy.orm import Session
 
 from core.lifecycle import Stage, check_move
 from core.models import Lead, StageTransition
+from core.refusals import Refusal
 from core.services import webhook_events
 
 _UNSET: Any = object()
 
 
-class Conflict(Exception):
+class Conflict(Refusal):
     """Somebody else changed the lead first; ``winner`` is their transition (if any)."""
 
     def __init__(self, lead: Lead, winner: StageTransition | None) -> None:
@@ -40,6 +41,23 @@ def latest_transition(session: Session, lead_id: int) -> StageTransition | None:
         .order_by(StageTransition.at.desc(), StageTransition.id.desc())
         .limit(1)
     ).first()
+
+
+def stage_entry(session: Session, lead: Lead) -> StageTransition | None:
+    """The transition that put the lead in its current stage."""
+    return session.scalars(
+        select(StageTransition)
+        .where(StageTransition.lead_id == lead.id, StageTransition.to_stage == lead.stage)
+        .order_by(StageTransition.at.desc(), StageTransition.id.desc())
+        .limit(1)
+    ).first()
+
+
+def waited_seconds(session: Session, lead: Lead, now: datetime) -> int:
+    """How long the lead has been in its current stage."""
+    entry = stage_entry(session, lead)
+    start = entry.at if entry else lead.stage_changed_at
+    return max(0, int((now - start).total_seconds()))
 
 
 def transition(
