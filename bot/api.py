@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from bot.metrics import Metrics
 from bot.runtime import Runtime
+from bot.usecase import run_for_http
 from core.db import with_retry
 from core.lifecycle import Stage
-from core.models import Lead
 from core.schemas import (
     MAX_DB_ID,
     EventBatch,
@@ -144,11 +144,11 @@ def _qualified(request: Request, qualified: list[intake.Qualified]) -> None:
 @router.get("/leads/{lead_id}", responses={404: {"description": "No such lead"}})
 def get_lead(lead_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)], request: Request) -> LeadDetail:
     """One lead with its stage history, latest BANT answers and opportunity."""
-    with runtime(request).db.transaction() as session:
-        lead = session.get(Lead, lead_id)
-        if lead is None:
-            raise HTTPException(404, f"no lead with id {lead_id}")
-        return leads.lead_detail(session, lead)
+    return run_for_http(
+        runtime(request),
+        lambda session: leads.lead_detail(session, leads.get_lead(session, lead_id)),
+        wake=False,
+    )
 
 
 @router.get("/leads")

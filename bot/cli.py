@@ -100,7 +100,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.server import build_slack, create_app
+    from bot.server import build_slack, build_webhooks, create_app
     from core.migrate import upgrade
 
     env = settings()
@@ -124,7 +124,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from bot.scheduler import build_scheduler
 
         scheduler = build_scheduler(runtime)
-    app = create_app(runtime, slack, scheduler)
+    app = create_app(runtime, slack, scheduler, build_webhooks(runtime))
     if args.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
         from slack_sdk.errors import SlackApiError
@@ -150,6 +150,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from bot.server import build_slack
+    from bot.webhook_cli import drain_both
 
     env = settings()
     require(env.slack_bot_token, "SLACK_BOT_TOKEN")
@@ -178,13 +179,17 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             print(
                 f"outbox: {slack.notifier.retry_given_up()} given-up notification(s) queued again"
             )
-        report = slack.notifier.drain()
+        report, hooks = drain_both(runtime, slack.notifier)
         print(f"outbox: sent {report.sent}, failed {report.failed}")
         for line in report.errors:
             print(f"  {line}", file=sys.stderr)
+        if hooks.delivered or hooks.failed:  # silent when no webhook was due
+            print(f"webhooks: delivered {hooks.delivered}, failed {hooks.failed}")
+        for line in hooks.errors:
+            print(f"  {line}", file=sys.stderr)
     finally:
         db.dispose()
-    return 1 if report.failed else 0
+    return 1 if report.failed or hooks.failed else 0
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:
@@ -360,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the file's encoding, like utf-8, cp1252 or latin-1 (default: detected)",
     )
     importer.set_defaults(func=cmd_import)
+
+    from bot.webhook_cli import add_parser as add_webhook_parser
+
+    add_webhook_parser(commands)
 
     sandbox = commands.add_parser(
         "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"
