@@ -322,7 +322,6 @@ def cmd_scoring_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_scoring_train(args: argparse.Namespace) -> int:
-    from core.migrate import upgrade
     from core.services import learning
 
     if args.csv and not args.target:
@@ -333,49 +332,42 @@ def cmd_scoring_train(args: argparse.Namespace) -> int:
         )
     if args.csv and not Path(args.csv).is_file():
         raise UsageError(f"{args.csv}: no such file")
-    env = settings()
     config = workspace()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
-    try:
-        with db.transaction() as session:
-            if args.csv:
-                version, _ = learning.train_from_file(
-                    session, Path(args.csv), _backtest_options(args), config, utcnow()
-                )
-            else:
-                version = learning.train_from_database(session, config, utcnow())
-            lines = list(model_lines(version))
-    except learning.LearningError as exc:
-        raise UsageError(str(exc)) from exc
-    finally:
-        db.dispose()
-    for line in lines:
-        print(line)
-    return 0
+
+    def train(session: Any) -> list[str]:
+        if args.csv:
+            version, _ = learning.train_from_file(
+                session, Path(args.csv), _backtest_options(args), config, utcnow()
+            )
+        else:
+            version = learning.train_from_database(session, config, utcnow())
+        return list(model_lines(version))
+
+    return _print_models(train)
 
 
 def cmd_scoring_models(args: argparse.Namespace) -> int:
-    from core.migrate import upgrade
     from core.services import learning
 
-    env = settings()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
-    try:
-        with db.transaction() as session:
-            versions = learning.list_models(session)
-            lines = [line for version in versions for line in model_lines(version)]
-    finally:
-        db.dispose()
-    if not lines:
-        print("no model versions yet (train one with `leadbot scoring train`)")
-    for line in lines:
-        print(line)
-    return 0
+    def listed(session: Any) -> list[str]:
+        return [line for version in learning.list_models(session) for line in model_lines(version)]
+
+    return _print_models(
+        listed, empty="no model versions yet (train one with `leadbot scoring train`)"
+    )
 
 
 def cmd_scoring_use(args: argparse.Namespace) -> int:
+    from core.services import learning
+
+    return _print_models(
+        lambda session: list(model_lines(learning.use_model(session, args.version, utcnow())))
+    )
+
+
+def _print_models(work: Callable[[Any], list[str]], *, empty: str | None = None) -> int:
+    """Run ``work`` in one transaction on the migrated database and print the lines it returns
+    (``empty`` when there are none); a refusal of the learning side is one line, exit 2."""
     from core.migrate import upgrade
     from core.services import learning
 
@@ -384,12 +376,13 @@ def cmd_scoring_use(args: argparse.Namespace) -> int:
     db = Database(env.database_url)
     try:
         with db.transaction() as session:
-            version = learning.use_model(session, args.version, utcnow())
-            lines = list(model_lines(version))
+            lines = work(session)
     except learning.LearningError as exc:
         raise UsageError(str(exc)) from exc
     finally:
         db.dispose()
+    if not lines and empty:
+        print(empty)
     for line in lines:
         print(line)
     return 0
