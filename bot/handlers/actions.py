@@ -66,16 +66,18 @@ def register(app: App, runtime: Runtime) -> None:
             return
         reasons = [(reason.code, reason.label) for reason in handoff.REJECT_REASONS]
         container = body.get("container") or {}
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=reject_modal(
-                lead_id,
-                name,
-                reasons,
-                channel=container.get("channel_id", ""),
-                ts=container.get("message_ts", ""),
-            ),
+        view = reject_modal(
+            lead_id,
+            name,
+            reasons,
+            channel=container.get("channel_id", ""),
+            ts=container.get("message_ts", ""),
         )
+        problem = modals.open_view(
+            runtime, client, body["trigger_id"], view, user=body["user"]["id"], lead_id=lead_id
+        )
+        if problem:
+            tell(respond, client, body, problem)
 
 
 def register_lead_buttons(app: App, runtime: Runtime) -> None:
@@ -84,12 +86,15 @@ def register_lead_buttons(app: App, runtime: Runtime) -> None:
     def opener(build: Callable[[Runtime, int, str], dict[str, Any]]) -> Callable[..., None]:
         def on_click(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
             ack()
+            lead_id, user = lead_id_of(body), body["user"]["id"]
             try:
-                view = build(runtime, lead_id_of(body), body["user"]["id"])
+                view = build(runtime, lead_id, user)
             except (handoff.Refused, IllegalTransition) as refusal:
                 tell(respond, client, body, str(refusal))
                 return
-            problem = modals.open_view(client, body["trigger_id"], view)
+            problem = modals.open_view(
+                runtime, client, body["trigger_id"], view, user=user, lead_id=lead_id
+            )
             if problem:
                 tell(respond, client, body, problem)
 

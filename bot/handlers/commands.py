@@ -93,21 +93,27 @@ def register(app: App, runtime: Runtime) -> None:
         with runtime.db.transaction() as session:
             return leadops.find_lead(session, args[0]).id
 
-    def open_form(ack: Ack, command: Command, client: WebClient, view: dict[str, Any]) -> None:
+    def open_form(
+        ack: Ack, command: Command, client: WebClient, view: dict[str, Any], lead_id: int
+    ) -> None:
         ack()  # within Slack's 3 seconds; the trigger_id stays valid for views.open after it
-        problem = modals.open_view(client, command["trigger_id"], view)
+        problem = modals.open_view(
+            runtime, client, command["trigger_id"], view, user=command["user_id"], lead_id=lead_id
+        )
         if problem:  # through the command's response_url: only the user sees it, anywhere
             WebhookClient(command["response_url"]).send(text=problem, response_type="ephemeral")
 
     @subcommand("qualify")
     def on_qualify(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
-        view = modals.bant_view(runtime, lead_arg(args, "qualify"), command["user_id"])
-        open_form(ack, command, client, view)
+        lead_id = lead_arg(args, "qualify")
+        view = modals.bant_view(runtime, lead_id, command["user_id"])
+        open_form(ack, command, client, view, lead_id)
 
     @subcommand("opportunity")
     def on_opportunity(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
-        view = modals.opportunity_view(runtime, lead_arg(args, "opportunity"), command["user_id"])
-        open_form(ack, command, client, view)
+        lead_id = lead_arg(args, "opportunity")
+        view = modals.opportunity_view(runtime, lead_id, command["user_id"])
+        open_form(ack, command, client, view, lead_id)
 
     def park(ack: Ack, command: Command, args: list[str], to: Stage, name: str) -> None:
         lead_id = lead_arg(args, name)

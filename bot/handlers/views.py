@@ -1,4 +1,6 @@
-"""Modal submissions: the Reject reason."""
+"""Modal submissions: the Reject reason, BANT, opportunity and assign. Each is acted on only if
+the bot opened that form for that user, and only once (``opened_views.use``, first thing in the
+submission's transaction); the lead is the one the form was opened for."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from bot.runtime import Runtime
 from bot.views import ids
 from bot.views.forms import result_view
 from core.lifecycle import IllegalTransition, Stage
-from core.services import handoff, leadops, qualification
+from core.services import handoff, leadops, opened_views, qualification
 from core.services.stages import Conflict
 
 
@@ -33,9 +35,10 @@ def register(app: App, runtime: Runtime) -> None:
         if not reason:
             ack(response_action="errors", errors={ids.REJECT_REASON: "Choose a reason."})
             return
-        lead_id = int(view["private_metadata"].split("|")[0])
+        user, now = body["user"]["id"], runtime.now()
         try:
             with runtime.db.transaction() as session:
+                lead_id = opened_views.use(session, view, user=user, now=now)
                 handoff.reject(
                     session,
                     lead_id,
@@ -43,7 +46,7 @@ def register(app: App, runtime: Runtime) -> None:
                     reason=reason,
                     comment=value_of(view, ids.REJECT_COMMENT),
                     config=runtime.config,
-                    now=runtime.now(),
+                    now=now,
                 )
         except (handoff.Refused, Conflict, IllegalTransition) as refusal:
             ack(response_action="errors", errors={ids.REJECT_REASON: str(refusal)[:150]})
@@ -73,14 +76,15 @@ def register_lead_forms(app: App, runtime: Runtime) -> None:
                     )
                 }
             )
+            user, now = body["user"]["id"], runtime.now()
             with runtime.db.transaction() as session:
                 result = qualification.qualify(
                     session,
-                    int(view["private_metadata"]),
+                    opened_views.use(session, view, user=user, now=now),
                     answers,
-                    actor=body["user"]["id"],
+                    actor=user,
                     config=runtime.config,
-                    now=runtime.now(),
+                    now=now,
                 )
         except qualification.Invalid as exc:
             ack(response_action="errors", errors=exc.errors)
@@ -106,19 +110,20 @@ def register_lead_forms(app: App, runtime: Runtime) -> None:
     def on_opportunity(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         state = view["state"]["values"].get("close_date", {}).get("close_date", {})
         picked = state.get("selected_date")
+        user, now = body["user"]["id"], runtime.now()
         try:
             with runtime.db.transaction() as session:
                 opportunity = qualification.record_opportunity(
                     session,
-                    int(view["private_metadata"]),
+                    opened_views.use(session, view, user=user, now=now),
                     name=value_of(view, "name"),
                     amount=value_of(view, "amount"),
                     currency=value_of(view, "currency"),
                     close_date=date.fromisoformat(picked) if picked else None,
                     crm_url=value_of(view, "crm_url"),
-                    actor=body["user"]["id"],
+                    actor=user,
                     config=runtime.config,
-                    now=runtime.now(),
+                    now=now,
                 )
                 summary = (
                     f"{opportunity.amount} {opportunity.currency}, closing {opportunity.close_date}"
@@ -141,15 +146,16 @@ def register_lead_forms(app: App, runtime: Runtime) -> None:
         if not owner:
             ack(response_action="errors", errors={"owner": "Choose a person."})
             return
+        user, now = body["user"]["id"], runtime.now()
         try:
             with runtime.db.transaction() as session:
                 leadops.assign(
                     session,
-                    int(view["private_metadata"]),
+                    opened_views.use(session, view, user=user, now=now),
                     owner,
-                    actor=body["user"]["id"],
+                    actor=user,
                     config=runtime.config,
-                    now=runtime.now(),
+                    now=now,
                 )
         except (handoff.Refused, Conflict, IllegalTransition) as refusal:
             ack(response_action="errors", errors={"owner": str(refusal)[:150]})
