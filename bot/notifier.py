@@ -5,10 +5,13 @@ where each alert landed (``channel``, ``ts``) so later changes edit the same mes
 Delivery protocol for one row:
 1. claim: in a short transaction, take the oldest due row whose lead has no earlier unsent row
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several processes never take the same row),
-   count the attempt and lease it for a while; commit.
-2. deliver: the Slack call, outside any transaction. Every message carries metadata naming the
-   outbox row; a row on its second or later attempt first looks in the channel's history for
-   that metadata, so a crash between "posted" and "recorded" never posts twice.
+   count the attempt and lease it for ``LEASE`` (seconds); commit.
+2. deliver: the Slack call, outside any transaction, while a heartbeat renews the lease. A
+   worker that dies (kill -9, a lost machine) stops renewing, so its row is free for another
+   worker within one lease, and with it every later message about that lead. Every message
+   carries metadata naming the outbox row; a row on its second or later attempt first looks in
+   the channel's history for that metadata, so a crash between "posted" and "recorded", or a
+   post Slack carried out but answered with a 5xx, never posts twice.
 3. finish: mark it sent and record the message, or store the error and when to try again.
    Nothing is ever dropped: a row that keeps failing stays, with its last error.
 """
@@ -17,6 +20,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +29,8 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from bot.present import card_of
@@ -40,9 +46,9 @@ from core.services.stages import latest_transition
 
 log = logging.getLogger(__name__)
 
-#: Longer than the slowest delivery (a 30 s timeout, retry handlers waiting out Retry-After,
-#: a history lookup); a row still leased is not taken by another worker.
-LEASE = timedelta(minutes=5)
+#: How long a claimed row is another worker's: renewed every quarter lease while its worker is
+#: delivering (however slow Slack is), so it runs out only when that worker is gone.
+LEASE = timedelta(seconds=20)
 MAX_BACKOFF = timedelta(minutes=15)
 
 #: Slack errors that no retry will fix: the row is given up (kept, with its error) instead of
@@ -139,7 +145,8 @@ class Notifier:
             if claimed is None:
                 break
             try:
-                posted = self.deliver(claimed)
+                with self.lease_kept(claimed):
+                    posted = self.deliver(claimed)
             except Undeliverable as exc:
                 self.failed(claimed, exc)
                 report.failed += 1
@@ -197,6 +204,42 @@ class Notifier:
             return Claimed(
                 row.id, row.kind, row.lead_id, dict(row.payload), row.attempts, row.created_at
             )
+
+    def renew_lease(self, claimed: Claimed) -> bool:
+        """Extend the lease of a row this worker still holds; False once it is not ours."""
+        with self.runtime.db.transaction() as session:
+            result = session.execute(
+                update(Outbox)
+                .where(
+                    Outbox.id == claimed.id,
+                    Outbox.attempts == claimed.attempts,
+                    Outbox.sent_at.is_(None),
+                )
+                .values(next_attempt_at=self.runtime.now() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def lease_kept(self, claimed: Claimed) -> Iterator[None]:
+        """Renew the row's lease in the background while the body delivers it."""
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            while not done.wait(self.lease.total_seconds() / 4):
+                try:
+                    if not self.renew_lease(claimed):
+                        return
+                except SQLAlchemyError as exc:  # try again next beat; the lease may run out
+                    log.warning("outbox %s: lease not renewed: %s", claimed.id, exc)
+
+        beat = threading.Thread(target=heartbeat, name=f"leadbot-lease-{claimed.id}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beat.join()
 
     def succeeded(self, claimed: Claimed, posted: Posted | None) -> None:
         with self.runtime.db.transaction() as session:
