@@ -18,7 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.models import OpenedView
-from core.services.handoff import Refused
+from core.refusals import Refused
 
 NOT_OPENED = "This form was not opened by leadbot. Please open it again from Slack."
 NOT_YOURS = "This form was opened for someone else. Please open your own from Slack."

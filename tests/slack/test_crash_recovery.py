@@ -15,7 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.notifier import LEASE, Notifier
+from bot.notifier import Notifier
+from bot.outbox.queue import LEASE
 from core.models import Outbox, SlackMessage
 from tests.slack.conftest import eventually
 
