@@ -98,3 +98,30 @@ def test_fifty_alerts_with_half_failures_are_each_posted_once(bot) -> None:
     assert recorded == {
         m["metadata"]["event_payload"]["lead_id"]: m["ts"] for m in in_channels
     }  # the record points at the one message there is, also when the answer was a 500
+
+
+def test_a_direct_message_slack_posted_but_answered_500_for_arrives_once(bot) -> None:
+    bot.slack_side.worker.stop()
+    lead_id = bot.qualify("dm@acme.de")
+    bot.drain()  # the alert
+    reply = bot.slack.command("/lead", f"assign {lead_id} <@U0REP2>", user="U0MGR1", channel=EMEA)
+    assert reply.status == 200
+    with bot.db.transaction() as s:
+        unsent = select(Outbox.kind).where(Outbox.sent_at.is_(None)).order_by(Outbox.id)
+        queued = s.scalars(unsent).all()
+    assert queued[-1] == "assigned_dm"
+    bot.slack_side.notifier.drain(max_rows=len(queued) - 1)  # what comes before the DM
+    bot.emulator.fail_next("chat.postMessage", status=500, performed=True)
+    bot.drain()
+    with bot.db.transaction() as s:  # the back-off has passed
+        for row in s.scalars(select(Outbox).where(Outbox.sent_at.is_(None))):
+            row.next_attempt_at = bot.runtime.now()
+    bot.drain()
+
+    [half] = [c for c in bot.emulator.calls("chat.postMessage") if c.status == 500]
+    assert half.args["channel"] == "U0REP2"  # the DM is what Slack posted and answered 500 for
+    dms = [m for m in bot.emulator.messages(bot.emulator.dm_channel("U0REP2")) if m.get("metadata")]
+    assert len(dms) == 1
+    with bot.db.transaction() as s:
+        unsent = select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))
+        assert s.scalar(unsent) == 0

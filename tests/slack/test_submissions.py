@@ -202,3 +202,22 @@ def test_a_form_slack_refused_to_open_is_not_kept(bot):
         5,
     )
     assert opened_rows(bot) == []
+
+
+def test_a_form_slack_opened_but_answered_500_for_still_counts_once(bot):
+    lead_id = sal_lead(bot, "half-open@acme.de")
+    bot.emulator.fail_next("views.open", status=500, performed=True)
+    run(bot, f"qualify {lead_id}")
+    view = modal_of(bot, "U0REP1", "lead_bant_submit")  # open, although the answer said 500
+    assert bot.emulator.wait_for(
+        lambda: any("could not open" in (e.text or "") for e in bot.slack.ephemerals("U0REP1")),
+        5,
+    )
+    [row] = opened_rows(bot)
+    assert row.view_id is None  # Slack never told us its id
+
+    done = bot.slack.submit(view, BANT_ALL, user="U0REP1")
+
+    assert done.errors == {} and bot.wait_stage(lead_id, "sql")
+    assert ALREADY_USED in errors_text(post(bot, done.payload))
+    assert opened_rows(bot)[0].view_id == view["id"]
