@@ -104,7 +104,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
 
     env = settings()
-    require(env.slack_bot_token, "SLACK_BOT_TOKEN")
+    token = require(env.slack_bot_token, "SLACK_BOT_TOKEN")
     if args.socket_mode:
         require(env.slack_app_token, "SLACK_APP_TOKEN")
     else:
@@ -114,8 +114,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or env.host
     port = args.port or env.port
     preflight.port(host, port)
-    assert env.slack_bot_token is not None
-    preflight.slack(env.slack_bot_token, env.slack_api_url)
+    preflight.slack(token, env.slack_api_url)
     upgrade(url)
     runtime = Runtime(settings=env, config=config, db=Database(url))
     slack = build_slack(runtime)
@@ -141,9 +140,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def require(value: str | None, name: str) -> None:
+def require(value: str | None, name: str) -> str:
     if not value:
         raise UsageError(f"{name} is not set (see the README's configuration table)")
+    return value
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
