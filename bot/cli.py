@@ -333,10 +333,10 @@ def cmd_scoring_train(args: argparse.Namespace) -> int:
         )
     if args.csv and not Path(args.csv).is_file():
         raise UsageError(f"{args.csv}: no such file")
-    env = settings()
     config = workspace()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with db.transaction() as session:
             if args.csv:
@@ -359,9 +359,9 @@ def cmd_scoring_models(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
     from core.services import learning
 
-    env = settings()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with db.transaction() as session:
             versions = learning.list_models(session)
@@ -379,9 +379,9 @@ def cmd_scoring_use(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
     from core.services import learning
 
-    env = settings()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with db.transaction() as session:
             version = learning.use_model(session, args.version, utcnow())
