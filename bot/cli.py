@@ -170,7 +170,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     upgrade(url)  # a no-op at head; a fresh database gets its tables instead of an error
     db = Database(url)
     try:
-        runtime = Runtime(settings=env, config=config, db=db, clock=lambda: at)
+        # Without --at the clock runs: the outbox's lease is renewed in real time.
+        clock = (lambda: at) if args.at else utcnow
+        runtime = Runtime(settings=env, config=config, db=db, clock=clock)
         slack = build_slack(runtime, verify_token=False)
         if args.name != "outbox":
             from bot.scheduler import JOBS

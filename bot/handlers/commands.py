@@ -109,7 +109,9 @@ def register(app: App, runtime: Runtime) -> None:
             wake=False,
         )
         ack()  # within Slack's 3 seconds; the trigger_id stays valid for views.open after it
-        problem = modals.open_view(client, command["trigger_id"], view)
+        problem = modals.open_view(
+            runtime, client, command["trigger_id"], view, user=command["user_id"], lead_id=lead_id
+        )
         if problem:  # through the command's response_url: only the user sees it, anywhere
             WebhookClient(command["response_url"]).send(text=problem, response_type="ephemeral")
 
