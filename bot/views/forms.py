@@ -87,7 +87,7 @@ def bant_modal(
             _select("budget", "Budget", options["budget"], last.get("budget")),
             _text(
                 "budget_amount",
-                "Budget amount (optional)",
+                "Budget amount",
                 str(amount) if amount else None,
                 max_length=20,
                 placeholder="e.g. 25000",
@@ -96,13 +96,13 @@ def bant_modal(
             _select("need", "Need", options["need"], last.get("need")),
             _text(
                 "need_text",
-                "What do they need? (optional)",
+                "What do they need?",
                 last.get("need_text"),
                 multiline=True,
                 max_length=2000,
             ),
             _select("timeline", "Timeline", options["timeline"], last.get("timeline")),
-            _text("notes", "Notes (optional)", last.get("notes"), multiline=True, max_length=3000),
+            _text("notes", "Notes", last.get("notes"), multiline=True, max_length=3000),
         ],
     ).to_dict()
 
@@ -129,7 +129,7 @@ def opportunity_modal(
                 label="Expected close date",
                 element=DatePickerElement(action_id="close_date", initial_date=today.isoformat()),
             ),
-            _text("crm_url", "CRM link (optional)", None, max_length=2000, placeholder="https://"),
+            _text("crm_url", "CRM link", None, max_length=2000, placeholder="https://"),
         ],
     ).to_dict()
 
