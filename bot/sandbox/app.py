@@ -27,6 +27,7 @@ from sqlalchemy import func, select
 from bot.runtime import Runtime
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.favicon import favicon_ico
 from bot.sandbox.render import (
     Names,
     mrkdwn_html,
@@ -315,7 +316,8 @@ def page_html(initial: Any = None) -> bytes:
 
 
 class SandboxPage:
-    """The emulator's extra routes: ``GET /`` (the page), ``GET /sandbox/state``, and POSTs to
+    """The emulator's extra routes: ``GET /`` (the page), ``GET /favicon.ico``,
+    ``GET /sandbox/state``, and POSTs to
     ``/sandbox/{click,submit,close,command,home,sample}`` that act as the chosen user."""
 
     def __init__(
@@ -347,6 +349,8 @@ class SandboxPage:
     ) -> tuple[int, str, bytes] | None:
         if method == "GET" and path in ("/", "/sandbox", "/sandbox/"):
             return 200, "text/html; charset=utf-8", page_html(self.state(None, None))
+        if method == "GET" and path == "/favicon.ico":
+            return 200, "image/x-icon", favicon_ico()
         if method == "GET" and path == "/sandbox/state":
             params = {k: v[-1] for k, v in parse_qs(query).items()}
             return self._json(200, self.state(params.get("user"), params.get("channel")))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -173,6 +175,21 @@ def test_page_and_state_show_the_configured_workspace(sandbox, page):
     assert names[3] == "leadbot (DM)"
     assert first["messages"] == [] and first["modal"] is None and first["home"] is None
     assert page.get("/nothing-here").status_code == 404
+
+
+def test_the_page_has_an_icon(sandbox, page):
+    icon = page.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    ico = icon.content
+    assert ico[:6] == b"\x00\x00\x01\x00\x01\x00"  # an icon directory holding one image
+    width, height, size, offset = ico[6], ico[7], *struct.unpack("<II", ico[14:22])
+    image = ico[offset : offset + size]
+    assert (width, height, len(image)) == (32, 32, len(ico) - offset)
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", image[16:24]) == (32, 32)
+    pixels = zlib.decompress(image[image.index(b"IDAT") + 4 : image.index(b"IEND") - 8])
+    assert len(pixels) == 32 * (1 + 32 * 4)  # every row of RGBA pixels is there
 
 
 def test_alert_accept_and_lookup_through_the_page(sandbox, page, api):
