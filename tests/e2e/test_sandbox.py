@@ -18,11 +18,13 @@ import pytest
 
 from bot.sandbox.app import (
     DEFAULT_DATABASE_URL,
+    SAMPLE_PEOPLE,
     Sandbox,
     SandboxError,
     config_path,
     database_url,
     packaged_config,
+    sample_lead,
     start_sandbox,
 )
 from bot.sandbox.serving import free_port
@@ -295,6 +297,22 @@ def test_app_home_opens_for_the_chosen_user(sandbox, page, api):
 def test_sample_button_makes_an_alert(sandbox, page):
     assert page.post("/sandbox/sample", json={}).json()["ok"] is True
     assert "Accept" in [b["label"] for b in alert(page)["blocks"][-1]["buttons"]]
+
+
+def test_each_sample_is_someone_else(sandbox, page, api):
+    config = load_config(packaged_config())
+    people = len(SAMPLE_PEOPLE)
+    emails = [sample_lead(n, config)["email"] for n in range(people + 1)]
+    assert len(set(emails)) == people + 1
+    assert (emails[0], emails[people]) == ("ada@acme.de", "ada2@acme.de")
+
+    qualify(api, "grace@globex.de")  # taken before the page's button gets to it
+    sent = [page.post("/sandbox/sample", json={}).json() for _ in range(2)]
+    assert [s["email"] for s in sent] == ["ada@acme.de", "katherine@initech.de"]
+    assert sandbox.fresh_sample()["email"] == "alan@hooli.de"
+    wait_for(lambda: len(state(page)["messages"]) == 3)
+    shown = [text_of(m) for m in state(page)["messages"][1:]]
+    assert "Ada Lovelace" in shown[0] and "Katherine Johnson" in shown[1]
 
 
 def test_bad_actions_are_refused_without_effect(sandbox, page):
