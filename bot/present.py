@@ -12,6 +12,7 @@ from core.config import WorkspaceConfig
 from core.lifecycle import OPEN, QUALIFIED, Stage
 from core.models import Lead
 from core.services import leads as lead_queries
+from core.services import qualification
 from core.services.handoff import stage_entry
 
 
@@ -72,12 +73,12 @@ def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfi
         owner=lead.owner,
         stage_since=entry.at if entry else lead.stage_changed_at,
         history=history,
-        bant={
-            "budget": bant.budget,
+        bant={  # the answers as the form showed them, not their stored codes
+            "budget": qualification.BUDGET.get(bant.budget, bant.budget),
             "budget_amount": bant.budget_amount,
-            "authority": bant.authority,
-            "need": bant.need,
-            "timeline": bant.timeline,
+            "authority": qualification.AUTHORITY.get(bant.authority, bant.authority),
+            "need": qualification.NEED.get(bant.need, bant.need),
+            "timeline": qualification.TIMELINE.get(bant.timeline, bant.timeline),
             "met": bant.met,
             "actor": bant.actor,
         }
