@@ -18,7 +18,10 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.views.alerts import STAGE_LABEL, LeadCard, reasons_line, score_line, who_line
+from bot.views.outcomes import outcome_blocks
 from bot.views.text import clip, duration, esc, esc_clip, mention
+from core.services.outcomes import Outcomes
+from core.services.qualification import QUESTIONS
 
 USAGE: dict[str, str] = {
     "help": "`/lead help`: what you can do",
@@ -29,7 +32,8 @@ USAGE: dict[str, str] = {
     "disqualify": "`/lead disqualify LEAD [reason]`: not a lead for us",
     "assign": "`/lead assign LEAD @user`: give a lead to a rep (managers)",
     "mine": "`/lead mine`: your open leads, oldest first",
-    "stats": "`/lead stats [team] [7d|30d|90d]`: the funnel (managers and marketing)",
+    "stats": "`/lead stats [team] [7d|30d|90d]`: the funnel, by source, campaign and scoring "
+    "rule (managers and marketing)",
 }
 LEAD_HINT = "LEAD is an id (like `42`) or an e-mail address."
 
@@ -105,9 +109,13 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
             SectionBlock(
                 text=MarkdownTextObject(
                     text=(
-                        f"*BANT* ({b['met']}/4 met, by {mention(b['actor'])}): "
-                        f"budget {esc(b['budget'])}{amount} · authority {esc(b['authority'])} · "
-                        f"need {esc(b['need'])} · timeline {esc(b['timeline'])}"
+                        f"*BANT* ({b['met']}/{len(QUESTIONS)} met, by {mention(b['actor'])}): "
+                        + " · ".join(
+                            # the answer as the form named it, not its stored code
+                            f"{q.key} {esc(q.options.get(b[q.key], b[q.key]))}"
+                            + (amount if q.key == "budget" else "")
+                            for q in QUESTIONS
+                        )
                     )
                 )
             )
@@ -196,6 +204,7 @@ class StatsView:
     breaches: int
     rejections: Sequence[tuple[str, int]]
     unrouted: int
+    outcomes: Outcomes | None = None
 
 
 def stats_reply(stats: StatsView) -> dict[str, Any]:
@@ -226,7 +235,9 @@ def stats_reply(stats: StatsView) -> dict[str, Any]:
         f"Unrouted leads waiting: {stats.unrouted}",
     ]
     blocks = [
-        HeaderBlock(text=clip(stats.title, 150)),
-        SectionBlock(text=MarkdownTextObject(text="\n".join(lines))),
+        HeaderBlock(text=clip(stats.title, 150)).to_dict(),
+        SectionBlock(text=MarkdownTextObject(text="\n".join(lines))).to_dict(),
     ]
-    return {"text": clip(stats.title, 3000), "blocks": [block.to_dict() for block in blocks]}
+    if stats.outcomes is not None:
+        blocks += outcome_blocks(stats.outcomes)
+    return {"text": clip(stats.title, 3000), "blocks": blocks}

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from bot.handlers.modals import BANT_OPTIONS
 from bot.views.alerts import reject_modal
 from bot.views.forms import assign_modal, bant_modal, opportunity_modal
 from core.services import handoff, qualification
@@ -16,9 +15,9 @@ from core.services import handoff, qualification
 REASONS = [(reason.code, reason.label) for reason in handoff.REJECT_REASONS]
 
 VIEWS = {
-    "bant": bant_modal(7, "Ada Lovelace", BANT_OPTIONS),
+    "bant": bant_modal(7, "Ada Lovelace"),
     "bant, prefilled": bant_modal(
-        7, "Ada Lovelace", BANT_OPTIONS, {"budget_amount": 25000, "notes": "call in May"}
+        7, "Ada Lovelace", {"budget_amount": 25000, "notes": "call in May"}
     ),
     "opportunity": opportunity_modal(
         7, "Ada Lovelace", list(qualification.CURRENCIES), date(2026, 3, 2), "Acme: new business"
