@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,40 +87,67 @@ class SandboxProcess:
     process: subprocess.Popen[str]
 
 
-@pytest.fixture
-def sandbox_process(db_url: str, tmp_path: Path) -> Iterator[SandboxProcess]:
-    """``leadbot sandbox`` on a free port in an empty directory. On SQLite it keeps its own
-    default (``leadbot-sandbox.db`` there); on PostgreSQL it gets the test database."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADBOT_", "SLACK_"))}
-    if not db_url.startswith("sqlite"):
-        env["LEADBOT_DATABASE_URL"] = db_url
+def _start(directory: Path, env: dict[str, str]) -> tuple[subprocess.Popen[str], list[str]]:
+    """Start the sandbox and read its banner: the process, and its output so far (the banner,
+    or everything it said before it exited)."""
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "sandbox", "--port", str(free_port())],
-        cwd=tmp_path,
+        cwd=directory,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert process.stdout is not None
     lines: list[str] = []
+    while not any(line.startswith("API key") for line in lines[:-1]):
+        line = process.stdout.readline()
+        if not line:
+            process.wait()
+            break
+        lines.append(line)
+    return process, lines
+
+
+@contextmanager
+def running_sandbox(directory: Path, database_url: str | None) -> Iterator[SandboxProcess]:
+    """``leadbot sandbox`` on a free port in ``directory``; with no ``database_url`` it keeps
+    its own default (``leadbot-sandbox.db`` there)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEADBOT_", "SLACK_"))}
+    if database_url:
+        env["LEADBOT_DATABASE_URL"] = database_url
+    for _ in range(3):  # a free port can be taken by another process before the sandbox binds it
+        process, lines = _start(directory, env)
+        if process.returncode is None or "is in use" not in "".join(lines):
+            break
     try:
-        assert process.stdout is not None
-        while not any(line.startswith("API key") for line in lines[:-1]):
-            line = process.stdout.readline()
-            if not line:
-                pytest.fail("leadbot sandbox exited early:\n" + "".join(lines))
-            lines.append(line)
+        if process.returncode is not None:
+            pytest.fail("leadbot sandbox exited early:\n" + "".join(lines))
         found = re.search(r"web page\): (http://\S+)", "".join(lines))
         assert found, "".join(lines)
         # Keep reading, so a chatty log can never fill the pipe and stall the sandbox.
         drain = threading.Thread(target=lambda: lines.extend(process.stdout or ()), daemon=True)
         drain.start()
-        yield SandboxProcess(found.group(1), tmp_path, process)
+        yield SandboxProcess(found.group(1), directory, process)
     finally:
         process.terminate()
         try:
-            process.wait(10)
+            process.wait(30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    assert process.returncode == 0, "".join(lines)
+    assert process.returncode == 0, "leadbot sandbox did not stop cleanly:\n" + "".join(lines)
+
+
+@pytest.fixture
+def sandbox_process(db_url: str, tmp_path: Path) -> Iterator[SandboxProcess]:
+    """The sandbox on each engine: SQLite its own default file, PostgreSQL the test database."""
+    with running_sandbox(tmp_path, None if db_url.startswith("sqlite") else db_url) as started:
+        yield started
+
+
+@pytest.fixture
+def sqlite_sandbox(tmp_path: Path) -> Iterator[SandboxProcess]:
+    """The sandbox on its own default SQLite file, for tests of the page alone."""
+    with running_sandbox(tmp_path, None) as started:
+        yield started

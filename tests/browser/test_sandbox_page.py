@@ -7,6 +7,8 @@ SQL, and App Home opens where it can be seen. Any console error or uncaught exce
 
 from __future__ import annotations
 
+import re
+
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import SandboxProcess, Troubles
@@ -133,3 +135,55 @@ def test_a_person_works_two_leads_in_the_browser(
     assert troubles.seen == []
     if db_url.startswith("sqlite"):  # the sandbox's own default database, in its directory
         assert (sandbox_process.directory / "leadbot-sandbox.db").is_file()
+
+
+HELD_STATE = """
+    // The page's polls, held on demand: window.hold() keeps every answer back until release().
+    window.stateAnswers = 0;
+    window.held = [];
+    window.holding = false;
+    window.hold = () => { window.holding = true; };
+    window.release = () => { window.holding = false; window.held.splice(0).forEach((go) => go()); };
+    const fetchNow = window.fetch;
+    window.fetch = async (url, options) => {
+        const answer = await fetchNow(url, options);
+        if (String(url).startsWith("/sandbox/state")) {
+            if (window.holding) await new Promise((go) => window.held.push(go));
+            window.stateAnswers += 1;
+        }
+        return answer;
+    };
+"""
+
+
+def after_another_poll(tab: Page) -> None:
+    answers = tab.evaluate("window.stateAnswers")
+    tab.wait_for_function(f"window.stateAnswers >= {answers + 1}")
+
+
+def test_a_late_refresh_never_takes_a_person_back(
+    sqlite_sandbox: SandboxProcess, page: tuple[Page, Troubles]
+):
+    """A poll that left before the click answers for the old channel (or user): the page must
+    stay where the person went."""
+    tab, troubles = page
+    tab.add_init_script(HELD_STATE)
+    tab.goto(sqlite_sandbox.page_url)
+    expect(tab.locator("#channel-title")).to_have_text("#leads-emea")
+    for name in ("#marketing", "#leads-na"):
+        tab.evaluate("window.hold()")
+        tab.wait_for_function("window.held.length > 0")  # a poll for the old channel is out
+        tab.locator("nav").get_by_role("button", name=name).click()
+        tab.evaluate("window.release()")
+        expect(tab.locator("#channel-title")).to_have_text(name)
+        after_another_poll(tab)
+        expect(tab.locator("#channel-title")).to_have_text(name)
+        expect(tab.locator("nav button.active")).to_have_text(re.compile(f"^{name}"))
+
+    tab.evaluate("window.hold()")
+    tab.wait_for_function("window.held.length > 0")
+    tab.locator("#user").select_option("U0MKT1")
+    tab.evaluate("window.release()")
+    after_another_poll(tab)
+    expect(tab.locator("#user")).to_have_value("U0MKT1")
+    assert troubles.seen == []
