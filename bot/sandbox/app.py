@@ -425,6 +425,7 @@ class SandboxPage:
 
     def channels(self, user: str | None) -> list[dict[str, Any]]:
         ids = [team.channel for team in self.config.teams] + [self.config.marketing.channel]
+        teams = {team.channel for team in self.config.teams}
         if user:
             ids.append(self.emulator.dm_channel(user))
         ws = self.emulator.workspace
@@ -434,11 +435,14 @@ class SandboxPage:
                 channel = ws.channels.get(channel_id)
                 if channel is None:
                     continue
+                # what the channel is for, so an empty one can say what will come
+                role = "dm" if channel.is_im else "team" if channel.id in teams else "marketing"
                 out.append(
                     {
                         "id": channel.id,
                         "name": "leadbot (DM)" if channel.is_im else f"#{channel.name}",
                         "kind": "dm" if channel.is_im else "channel",
+                        "role": role,
                         "count": sum(1 for m in channel.messages if not ws.is_reply(m)),
                     }
                 )

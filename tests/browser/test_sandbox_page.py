@@ -156,6 +156,13 @@ HELD_STATE = """
 """
 
 
+EMPTY = {
+    "#marketing": "No messages yet. Marketing is told here when sales accepts or rejects a lead.",
+    "#leads-na": "No messages yet. Send a sample MQL (or paste the curl the command printed): "
+    "its alert appears here.",
+}
+
+
 def after_another_poll(tab: Page) -> None:
     answers = tab.evaluate("window.stateAnswers")
     tab.wait_for_function(f"window.stateAnswers >= {answers + 1}")
@@ -179,6 +186,7 @@ def test_a_late_refresh_never_takes_a_person_back(
         after_another_poll(tab)
         expect(tab.locator("#channel-title")).to_have_text(name)
         expect(tab.locator("nav button.active")).to_have_text(re.compile(f"^{name}"))
+        expect(tab.locator("#messages")).to_have_text(EMPTY[name])
 
     tab.evaluate("window.hold()")
     tab.wait_for_function("window.held.length > 0")
