@@ -350,3 +350,25 @@ class WebhookDelivery(Base):
 
 
 # --- learned scoring: model versions -----------------------------------------------------------
+
+
+class ScoringModel(Base):
+    """A trained model version: its table of points (``model``, plain JSON, never a pickle),
+    what it was trained on and how it did on its held-out rows. At most one is active."""
+
+    __tablename__ = "scoring_models"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    created_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(300))
+    positive: Mapped[str] = mapped_column(String(300))
+    trained_from: Mapped[datetime | None]
+    trained_to: Mapped[datetime | None]
+    rows: Mapped[int] = mapped_column(Integer)
+    positives: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(default=False)
+    activated_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "active"),)

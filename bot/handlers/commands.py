@@ -87,7 +87,10 @@ def register(app: App, runtime: Runtime) -> None:
         query = " ".join(args)
         with runtime.db.transaction() as session:
             found = leadops.lookup(session, query)
-            details = [details_of(session, lead, user, runtime.config) for lead in found.leads]
+            details = [
+                details_of(session, lead, user, runtime.config, runtime.now())
+                for lead in found.leads
+            ]
         ack(**lookup_reply(query, details, found.more, runtime.now()))
 
     def lead_arg(args: list[str], name: str) -> int:

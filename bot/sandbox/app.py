@@ -39,7 +39,7 @@ from bot.sandbox.render import (
 from bot.sandbox.seed import seed_from_config
 from bot.sandbox.serving import ThreadedServer
 from bot.scheduler import build_scheduler
-from bot.server import SlackSide, build_slack, create_app
+from bot.server import SlackSide, build_slack, build_webhooks, create_app
 from core.config import ConfigError, Settings, WorkspaceConfig, load_config
 from core.db import Database
 from core.migrate import upgrade
@@ -272,7 +272,8 @@ def start_sandbox(
         runtime = Runtime(settings=settings, config=workspace, db=Database(url))
         started.append(runtime.db)
         side = build_slack(runtime)
-        app = create_app(runtime, side, build_scheduler(runtime))  # reminders and digest too
+        # Reminders and digest too, and webhooks to whatever `leadbot webhook add` registered.
+        app = create_app(runtime, side, build_scheduler(runtime), build_webhooks(runtime))
         server = ThreadedServer(app, host=host, port=port).start()
         started.append(server)
         driver = SlackDriver(

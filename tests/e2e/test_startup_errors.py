@@ -122,7 +122,7 @@ def test_serve_with_a_database_url_that_cannot_work(url, expected):
 
 
 @pytest.mark.parametrize(
-    "command", [("db", "upgrade"), ("api-key", "list"), ("jobs", "run", "outbox"),
+    "command", [("db", "upgrade"), ("api-key", "list"), ("jobs", "run", "outbox"), ("webhook", "list"),
                 ("import", "README.md")],
 )  # fmt: skip
 def test_every_command_names_a_bad_database_url(command):
