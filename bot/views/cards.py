@@ -112,7 +112,9 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
                     text=(
                         f"*BANT* ({b['met']}/{len(QUESTIONS)} met, by {mention(b['actor'])}): "
                         + " · ".join(
-                            f"{q.key} {esc(b[q.key])}" + (amount if q.key == "budget" else "")
+                            # the answer as the form named it, not its stored code
+                            f"{q.key} {esc(q.options.get(b[q.key], b[q.key]))}"
+                            + (amount if q.key == "budget" else "")
                             for q in QUESTIONS
                         )
                     )
