@@ -50,6 +50,7 @@ class Options:
     keep: Sequence[str] = ()
     test_share: float = TEST_SHARE
     seed: int = SEED
+    min_class: int = MIN_CLASS
 
 
 @dataclass
@@ -234,10 +235,10 @@ def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepar
     labels = [int(raw_labels[i] or 0) for i in usable]
     for label, word in ((1, "good"), (0, "bad")):
         count = sum(1 for y in labels if y == label)
-        if count < MIN_CLASS:
+        if count < options.min_class:
             raise BacktestError(
-                f"only {count} row(s) with a {word} outcome; "
-                f"a backtest needs at least {MIN_CLASS} of each"
+                f"only {count} row(s) with a {word} outcome; at least {options.min_class} of "
+                f"each are needed ({options.min_class - count} more {word})"
             )
     rows = [table.rows[i] for i in usable]
 
