@@ -108,4 +108,5 @@ def details_of(
         if opportunity
         else None,
         actions=actions_for(config, viewer, lead),
+        people=access.people(config),
     )

@@ -285,6 +285,28 @@ class ReminderSnooze(Base):
 # --- views the bot opened (replayed or forged submissions) -------------------------------------
 
 
+class OpenedView(Base):
+    """A modal the bot opened: its submission is acted on only if it is this form, from this
+    user, and only once (``used_at`` is set by compare-and-set in the submission's transaction).
+
+    ``nonce`` is the view's ``external_id``, recorded before ``views.open`` so a submission can
+    never arrive before its record; ``view_id`` is Slack's id, known once ``views.open`` answers.
+    """
+
+    __tablename__ = "opened_views"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    view_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    callback_id: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "lead_id"),)
+
+
 # --- routing: rotation state, offers, away periods ----------------------------------------------
 
 

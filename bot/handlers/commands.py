@@ -16,7 +16,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.handlers import modals
 from bot.present import card_of, details_of
 from bot.runtime import Runtime
-from bot.usecase import run
+from bot.usecase import run, slack_text
 from bot.views.cards import StatsView, lookup_reply, mine_reply, stats_reply, text_reply, usage
 from bot.views.text import esc
 from core import access
@@ -71,7 +71,7 @@ def register(app: App, runtime: Runtime) -> None:
         except Usage as exc:
             ack(**usage(exc.subcommand, exc.problem))
         except Refusal as refusal:
-            ack(**text_reply(str(refusal)))
+            ack(**text_reply(slack_text(refusal)))
 
     @subcommand("help")
     def on_help(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
@@ -109,7 +109,9 @@ def register(app: App, runtime: Runtime) -> None:
             wake=False,
         )
         ack()  # within Slack's 3 seconds; the trigger_id stays valid for views.open after it
-        problem = modals.open_view(client, command["trigger_id"], view)
+        problem = modals.open_view(
+            runtime, client, command["trigger_id"], view, user=command["user_id"], lead_id=lead_id
+        )
         if problem:  # through the command's response_url: only the user sees it, anywhere
             WebhookClient(command["response_url"]).send(text=problem, response_type="ephemeral")
 

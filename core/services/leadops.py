@@ -112,7 +112,10 @@ def assign(
     else:
         teams = [t for t in access.sales_teams(config, new_owner) if t.name == lead.team]
     if not teams:
-        raise Refused(f"<@{new_owner}> is not a rep or manager of the {lead.team or 'your'} team.")
+        raise Refused(
+            f"{{owner}} is not a rep or manager of the {lead.team or 'your'} team.",
+            people={"owner": new_owner},
+        )
     stage = Stage(lead.stage)
     if stage in QUALIFIED:
         hand_over(
@@ -122,11 +125,11 @@ def assign(
             actor=actor,
             config=config,
             now=now,
-            reason=f"assigned to <@{new_owner}>",
+            reason=f"assigned to {new_owner}",
         )
     elif stage in OPEN:
         if lead.owner == new_owner:
-            raise Refused(f"The lead is already <@{new_owner}>'s.")
+            raise Refused("The lead is already {owner}'s.", people={"owner": new_owner})
         previous = lead.owner
         lead.owner = new_owner
         lead.updated_at = now
@@ -136,7 +139,7 @@ def assign(
             lead,
             previous=previous,
             actor=actor,
-            reason=f"assigned to <@{new_owner}>",
+            reason=f"assigned to {new_owner}",
             now=now,
         )
     else:
