@@ -72,7 +72,9 @@ def _served(context: Context) -> dict[str, Any]:
         served, key = processes.serve(context, slack, url)
         poster = processes.bare(context, "poster", slack, "C0EMEA")
         bolt = processes.bare(context, "bolt", slack, slack.signing_secret)
-        api = httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {key}"})
+        api = httpx.Client(
+            base_url=served.url, headers={"Authorization": f"Bearer {key}"}, timeout=300
+        )
         context.cache.setdefault("closers", []).append(api.close)
         return {"slack": slack, "served": served, "poster": poster, "bolt": bolt, "api": api}
 
