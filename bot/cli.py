@@ -7,12 +7,16 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot import preflight
 from bot.runtime import Runtime, utcnow
 from core.config import ConfigError, Settings, WorkspaceConfig, describe, load_config
 from core.db import Database
+from core.schemas import unstorable
 
 
 class UsageError(Exception):
@@ -24,6 +28,13 @@ def settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise UsageError("; ".join(describe(exc))) from exc
+
+
+def database_url() -> str:
+    """``LEADBOT_DATABASE_URL``, once it parses and the database answers."""
+    url = settings().database_url
+    preflight.database(url)
+    return url
 
 
 def workspace(path: str | None = None) -> WorkspaceConfig:
@@ -43,9 +54,9 @@ def workspace(path: str | None = None) -> WorkspaceConfig:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
 
-    url = settings().database_url
+    url = database_url()
     upgrade(url)
-    print(f"database at head ({_safe_url(url)})")
+    print(f"database at head ({preflight.safe_url(url)})")
     return 0
 
 
@@ -90,46 +101,57 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.server import build_slack, create_app
+    from bot.server import build_slack, build_webhooks, create_app
     from core.migrate import upgrade
 
     env = settings()
-    require(env.slack_bot_token, "SLACK_BOT_TOKEN")
+    token = require(env.slack_bot_token, "SLACK_BOT_TOKEN")
     if args.socket_mode:
         require(env.slack_app_token, "SLACK_APP_TOKEN")
     else:
         require(env.slack_signing_secret, "SLACK_SIGNING_SECRET")
     config = workspace()
-    upgrade(env.database_url)
-    runtime = Runtime(settings=env, config=config, db=Database(env.database_url))
+    url = database_url()
+    host = args.host or env.host
+    port = args.port or env.port
+    preflight.port(host, port)
+    preflight.slack(token, env.slack_api_url)
+    upgrade(url)
+    runtime = Runtime(settings=env, config=config, db=Database(url))
     slack = build_slack(runtime)
     scheduler = None
     if not args.no_scheduler:
         from bot.scheduler import build_scheduler
 
         scheduler = build_scheduler(runtime)
-    app = create_app(runtime, slack, scheduler)
+    app = create_app(runtime, slack, scheduler, build_webhooks(runtime))
     if args.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from slack_sdk.errors import SlackApiError
 
-        SocketModeHandler(slack.bolt, env.slack_app_token).connect()  # type: ignore[no-untyped-call]
-    host = args.host or env.host
-    port = args.port or env.port
+        try:
+            SocketModeHandler(slack.bolt, env.slack_app_token).connect()  # type: ignore[no-untyped-call]
+        except SlackApiError as exc:
+            raise UsageError(
+                f"Slack refused the app token ({exc.response.get('error')}); check SLACK_APP_TOKEN"
+            ) from None
     mode = "Socket Mode" if args.socket_mode else f"http://{host}:{port}/slack/events"
     print(f"leadbot listening on http://{host}:{port} (Slack: {mode})", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     return 0
 
 
-def require(value: str | None, name: str) -> None:
+def require(value: str | None, name: str) -> str:
     if not value:
         raise UsageError(f"{name} is not set (see the README's configuration table)")
+    return value
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from bot.server import build_slack
+    from bot.webhook_cli import drain_both
 
     env = settings()
     require(env.slack_bot_token, "SLACK_BOT_TOKEN")
@@ -142,9 +164,15 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         if at.tzinfo is None:
             raise UsageError(f"--at {args.at!r} needs a UTC offset, like 2026-11-23T09:00:00+01:00")
     config = workspace()
-    db = Database(env.database_url)
+    from core.migrate import upgrade
+
+    url = database_url()
+    upgrade(url)  # a no-op at head; a fresh database gets its tables instead of an error
+    db = Database(url)
     try:
-        runtime = Runtime(settings=env, config=config, db=db, clock=lambda: at)
+        # Without --at the clock runs: the outbox's lease is renewed in real time.
+        clock = (lambda: at) if args.at else utcnow
+        runtime = Runtime(settings=env, config=config, db=db, clock=clock)
         slack = build_slack(runtime, verify_token=False)
         if args.name != "outbox":
             from bot.scheduler import JOBS
@@ -154,20 +182,26 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             print(
                 f"outbox: {slack.notifier.retry_given_up()} given-up notification(s) queued again"
             )
-        report = slack.notifier.drain()
+        report, hooks = drain_both(runtime, slack.notifier)
         print(f"outbox: sent {report.sent}, failed {report.failed}")
         for line in report.errors:
             print(f"  {line}", file=sys.stderr)
+        if hooks.delivered or hooks.failed:  # silent when no webhook was due
+            print(f"webhooks: delivered {hooks.delivered}, failed {hooks.failed}")
+        for line in hooks.errors:
+            print(f"  {line}", file=sys.stderr)
     finally:
         db.dispose()
-    return 1 if report.failed else 0
+    return 1 if report.failed or hooks.failed else 0
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
     from core.services import apikeys
 
-    url = settings().database_url
+    if getattr(args, "name", None) and unstorable(args.name):
+        raise UsageError("a key name must be UTF-8 text without NUL characters")
+    url = database_url()
     upgrade(url)  # a fresh database works straight away (a no-op at head)
     db = Database(url)
     try:
@@ -203,21 +237,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    env = settings()
     config = workspace()
     from core.migrate import upgrade
 
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with _progress(enabled=sys.stdout.isatty()) as progress:
             report = import_csv(
-                db, path, config=config, now=utcnow(), dry_run=args.dry_run, progress=progress
+                db,
+                path,
+                config=config,
+                now=utcnow(),
+                dry_run=args.dry_run,
+                progress=progress,
+                encoding=args.encoding,
             )
     except ImportError_ as exc:
         raise UsageError(f"{path}: {exc}") from exc
     finally:
         db.dispose()
+    print(f"read as {report.encoding} ({report.encoding_source})")
     if args.dry_run:
         print("dry run: nothing was written to the database")
     if report.merged:
@@ -228,6 +269,138 @@ def cmd_import(args: argparse.Namespace) -> int:
         print(f"rejected rows and reasons: {report.rejects_path}")
     print(report.summary())
     return 0
+
+
+def _scoring_workspace() -> tuple[WorkspaceConfig, str | None]:
+    """The workspace config, or, when none exists at all, the packaged example (a backtest
+    needs only the rules, and must work on a laptop with nothing but a history file)."""
+    import os
+
+    path = settings().config_path
+    if not os.environ.get("LEADBOT_CONFIG") and not Path(path).is_file():
+        from bot.sandbox.app import packaged_config
+
+        return workspace(str(packaged_config())), (
+            f"no workspace config at {path}: the rules are those of the example config"
+        )
+    return workspace(path), None
+
+
+def _backtest_options(args: argparse.Namespace) -> Any:
+    from core.learning.backtest import Options
+
+    return Options(
+        target=args.target,
+        positive=args.positive,
+        time=args.time,
+        exclude=args.exclude or (),
+        keep=args.keep or (),
+    )
+
+
+def cmd_scoring_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from core.services.learning import LearningError, backtest_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    config, note = _scoring_workspace()
+    try:
+        report, _ = backtest_file(path, _backtest_options(args), config)
+    except LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    if note:
+        report["warnings"].append(note)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    from bot.scoring_text import backtest_lines
+
+    for line in backtest_lines(path.name, report):
+        print(line)
+    return 0
+
+
+def cmd_scoring_train(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    if args.csv and not args.target:
+        raise UsageError("--csv needs --target COLUMN (the outcome column)")
+    if args.target and not args.csv:
+        raise UsageError(
+            "--target goes with --csv FILE; without a file the outcomes come from the database"
+        )
+    if args.csv and not Path(args.csv).is_file():
+        raise UsageError(f"{args.csv}: no such file")
+    config = workspace()
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            if args.csv:
+                version, _ = learning.train_from_file(
+                    session, Path(args.csv), _backtest_options(args), config, utcnow()
+                )
+            else:
+                version = learning.train_from_database(session, config, utcnow())
+            lines = list(model_lines(version))
+    except learning.LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_scoring_models(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            versions = learning.list_models(session)
+            lines = [line for version in versions for line in model_lines(version)]
+    finally:
+        db.dispose()
+    if not lines:
+        print("no model versions yet (train one with `leadbot scoring train`)")
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_scoring_use(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            version = learning.use_model(session, args.version, utcnow())
+            lines = list(model_lines(version))
+    except learning.LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    for line in lines:
+        print(line)
+    return 0
+
+
+def model_lines(version: Any) -> Iterator[str]:
+    from bot.scoring_text import version_lines
+
+    return version_lines(version)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
@@ -255,13 +428,17 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
         yield update
 
 
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
-
-
 # --- parser ----------------------------------------------------------------------------------
+
+
+def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--target", required=required, help="the outcome column")
+    parser.add_argument("--positive", help="the outcome value that counts as good")
+    parser.add_argument("--time", help="split by this column: its latest 30%% are the test set")
+    parser.add_argument("--exclude", action="append", metavar="COL", help="leave a column out")
+    parser.add_argument(
+        "--keep", action="append", metavar="COL", help="use a column the leak guard would drop"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -302,7 +479,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = job_actions.add_parser("run", help="run one job once")
     run.add_argument(
         "name",
-        choices=["reminders", "digest", "outbox"],
+        choices=["reminders", "digest", "retrain", "outbox"],
         help="the job (reminders and digest also deliver what they queue, as outbox does)",
     )
     run.add_argument("--at", help="run as if the clock read this ISO-8601 time (with offset)")
@@ -327,7 +504,38 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument(
         "--dry-run", action="store_true", help="validate and report, write nothing"
     )
+    importer.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the file's encoding, like utf-8, cp1252 or latin-1 (default: detected)",
+    )
     importer.set_defaults(func=cmd_import)
+
+    scoring = commands.add_parser("scoring", help="learned scoring: backtest, train, versions")
+    scoring_actions = scoring.add_subparsers(dest="action", metavar="ACTION", required=True)
+    backtest = scoring_actions.add_parser(
+        "backtest", help="measure the learned model and the rules on a history file"
+    )
+    backtest.add_argument("file", help="CSV history, one row a lead, with an outcome column")
+    _history_options(backtest, required=True)
+    backtest.add_argument("--json", action="store_true", help="print one JSON object")
+    backtest.set_defaults(func=cmd_scoring_backtest)
+    train = scoring_actions.add_parser(
+        "train", help="train a new active model version from the database's outcomes (or a file)"
+    )
+    train.add_argument("--csv", metavar="FILE", help="train from this history file instead")
+    _history_options(train, required=False)
+    train.set_defaults(func=cmd_scoring_train)
+    scoring_actions.add_parser("models", help="list model versions").set_defaults(
+        func=cmd_scoring_models
+    )
+    use = scoring_actions.add_parser("use", help="make model version N the active one")
+    use.add_argument("version", type=int, metavar="N")
+    use.set_defaults(func=cmd_scoring_use)
+
+    from bot.webhook_cli import add_parser as add_webhook_parser
+
+    add_webhook_parser(commands)
 
     sandbox = commands.add_parser(
         "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"
@@ -341,9 +549,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except UsageError as exc:
+    except (UsageError, preflight.StartupError) as exc:
         print(f"leadbot: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:  # the database went away or refused mid-command
+        print(f"leadbot: database error: {preflight.first_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from bot.views import ids
 from bot.views.alerts import LeadCard
 from bot.views.cards import HistoryLine, LeadDetails
 from core import access
+from core.access import Action
 from core.config import WorkspaceConfig
-from core.lifecycle import OPEN, QUALIFIED, Stage
 from core.models import Lead
 from core.services import leads as lead_queries
-from core.services.handoff import stage_entry
+from core.services import learning, qualification
+from core.services.stages import stage_entry
 
 
 def card_of(lead: Lead) -> LeadCard:
@@ -35,31 +38,48 @@ def card_of(lead: Lead) -> LeadCard:
     )
 
 
+def likely_card(session: Session, lead: Lead, config: WorkspaceConfig, now: datetime) -> LeadCard:
+    """The card with the lead's learned likelihood and its top three reasons, when a model is
+    active and ``[scoring.model] use`` is not "off"."""
+    card = card_of(lead)
+    found = learning.likelihood_of(session, lead, config, now)
+    if found is not None:
+        card.likelihood = {
+            "probability": found.probability,
+            "model": found.version,
+            "goal": config.scoring.model.positive_stage,
+            "reasons": found.reasons(3),
+        }
+    return card
+
+
+#: Every button a lead card may show, in the order it shows them.
+BUTTONS: tuple[tuple[Action, str, str], ...] = (
+    (Action.ACCEPT, ids.ACCEPT, "Accept"),
+    (Action.REJECT, ids.REJECT, "Reject"),
+    (Action.QUALIFY, ids.QUALIFY, "Qualify"),
+    (Action.OPPORTUNITY, ids.OPPORTUNITY, "Opportunity"),
+    (Action.NURTURE, ids.NURTURE, "Nurture"),
+    (Action.ASSIGN, ids.ASSIGN, "Assign"),
+)
+
+
 def actions_for(config: WorkspaceConfig, viewer: str, lead: Lead) -> list[tuple[str, str]]:
     """The buttons ``viewer`` may use on ``lead`` now."""
-    stage = Stage(lead.stage)
-    works = access.can_work_lead(config, viewer, lead.owner, lead.team)
-    handles = access.can_handle_alert(config, viewer, lead.team)
-    manager = (
-        access.is_team_manager(config, viewer, lead.team)
-        if lead.team
-        else config.is_manager(viewer)
-    )
-    buttons: list[tuple[str, str]] = []
-    if stage in QUALIFIED and handles:
-        buttons += [(ids.ACCEPT, "Accept"), (ids.REJECT, "Reject"), (ids.QUALIFY, "Qualify")]
-    if stage is Stage.SAL and works:
-        buttons.append((ids.QUALIFY, "Qualify"))
-    if stage is Stage.SQL and works:
-        buttons.append((ids.OPPORTUNITY, "Opportunity"))
-    if stage in OPEN and stage not in QUALIFIED and works:
-        buttons.append((ids.NURTURE, "Nurture"))
-    if stage in OPEN and manager:
-        buttons.append((ids.ASSIGN, "Assign"))
-    return buttons
+    return [
+        (action_id, label)
+        for action, action_id, label in BUTTONS
+        if access.offered(action, config, viewer, lead)
+    ]
 
 
-def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfig) -> LeadDetails:
+def details_of(
+    session: Session,
+    lead: Lead,
+    viewer: str,
+    config: WorkspaceConfig,
+    now: datetime | None = None,
+) -> LeadDetails:
     entry = stage_entry(session, lead)
     history = [
         HistoryLine(t.from_stage, t.to_stage, t.actor, t.reason, t.at)
@@ -68,16 +88,12 @@ def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfi
     bant = lead_queries.latest_qualification(session, lead.id)
     opportunity = lead_queries.opportunity_of(session, lead.id)
     return LeadDetails(
-        card=card_of(lead),
+        card=card_of(lead) if now is None else likely_card(session, lead, config, now),
         owner=lead.owner,
         stage_since=entry.at if entry else lead.stage_changed_at,
         history=history,
         bant={
-            "budget": bant.budget,
-            "budget_amount": bant.budget_amount,
-            "authority": bant.authority,
-            "need": bant.need,
-            "timeline": bant.timeline,
+            **{name: getattr(bant, name) for name in qualification.FIELDS},
             "met": bant.met,
             "actor": bant.actor,
         }
@@ -92,4 +108,5 @@ def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfi
         if opportunity
         else None,
         actions=actions_for(config, viewer, lead),
+        people=access.people(config),
     )

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", alias="LEADBOT_SLACK_API_URL")
     host: str = Field("127.0.0.1", alias="LEADBOT_HOST")
     port: int = Field(3000, alias="LEADBOT_PORT", ge=1, le=65535)
+    # Seconds each webhook delivery attempt may take (connect, and each wait for the answer).
+    webhook_timeout: float = Field(10.0, alias="LEADBOT_WEBHOOK_TIMEOUT", gt=0, le=60)
 
 
 # --- building blocks -------------------------------------------------------------------------
@@ -262,6 +264,15 @@ class FitRule(_Strict):
         return self
 
 
+class LearnedModel(_Strict):
+    """``[scoring.model]``: what the learned likelihood predicts and what it may decide."""
+
+    positive_stage: Literal["sal", "sql", "sqo"] = "sql"
+    window_days: int = Field(90, ge=1, le=3650)
+    use: Literal["off", "shadow", "on"] = "shadow"
+    mql_likelihood: float = Field(0.6, gt=0, lt=1)
+
+
 class Scoring(_Strict):
     mql_threshold: float = Field(50, gt=0)
     min_grade: Grade = "C"
@@ -271,6 +282,7 @@ class Scoring(_Strict):
     events: dict[str, int] = {}
     product_events: dict[str, int] = {}
     fit: list[FitRule] = []
+    model: LearnedModel = Field(default_factory=LearnedModel)
 
     @field_validator("events", "product_events")
     @classmethod

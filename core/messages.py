@@ -44,32 +44,34 @@ class AlertRefresh:
 
 
 @dataclass(frozen=True)
-class MarketingAccepted:
-    """Tell marketing that sales took the lead (``assigned_by`` a manager who gave it)."""
+class _MarketingNote:
+    """Tell marketing what sales did with the lead after ``waited_seconds`` in the queue;
+    ``transition_id`` is the move."""
 
-    KIND: ClassVar[str] = "marketing_accepted"
     lead_id: int
     transition_id: int
     actor: str
     waited_seconds: int
-    assigned_by: str | None = None
     dedupe_key: ClassVar[str | None] = None
 
 
 @dataclass(frozen=True)
-class MarketingRejected:
-    """Tell marketing why sales turned the lead down: a Reject ``reason`` code, or for a lead
-    parked without the modal the transition's own ``reason_text``."""
+class MarketingAccepted(_MarketingNote):
+    """Sales took the lead (``assigned_by`` a manager who gave it)."""
+
+    KIND: ClassVar[str] = "marketing_accepted"
+    assigned_by: str | None = None
+
+
+@dataclass(frozen=True)
+class MarketingRejected(_MarketingNote):
+    """Sales turned the lead down: a Reject ``reason`` code, or for a lead parked without the
+    modal the transition's own ``reason_text``."""
 
     KIND: ClassVar[str] = "marketing_rejected"
-    lead_id: int
-    transition_id: int
-    actor: str
-    waited_seconds: int
     reason: str | None = None
     reason_text: str | None = None
     comment: str | None = None
-    dedupe_key: ClassVar[str | None] = None
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,22 @@ class Digest:
         return digest_key(self.day)
 
 
+@dataclass(frozen=True)
+class WebhookDisabled:
+    """Tell marketing that a webhook endpoint was disabled (410 Gone, or 3 days of failures);
+    once per disabling, ``disabled_at`` telling one from the next."""
+
+    KIND: ClassVar[str] = "webhook_disabled"
+    endpoint_id: int
+    url: str
+    reason: str
+    disabled_at: str
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.endpoint_id}:{self.disabled_at}"
+
+
 def digest_key(day: str) -> str:
     """One digest per UTC day (``day`` in ISO form)."""
     return f"digest:{day}"
@@ -194,6 +212,7 @@ Message = (
     | ReminderEscalation
     | ReminderOwner
     | Digest
+    | WebhookDisabled
 )
 Reminder = ReminderThread | ReminderEscalation | ReminderOwner
 
@@ -209,6 +228,7 @@ TYPES: dict[str, type[Message]] = {
         ReminderEscalation,
         ReminderOwner,
         Digest,
+        WebhookDisabled,
     )
 }
 _ADAPTERS: dict[type[Message], TypeAdapter[Any]] = {cls: TypeAdapter(cls) for cls in TYPES.values()}

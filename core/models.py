@@ -285,10 +285,112 @@ class ReminderSnooze(Base):
 # --- views the bot opened (replayed or forged submissions) -------------------------------------
 
 
+class OpenedView(Base):
+    """A modal the bot opened: its submission is acted on only if it is this form, from this
+    user, and only once (``used_at`` is set by compare-and-set in the submission's transaction).
+
+    ``nonce`` is the view's ``external_id``, recorded before ``views.open`` so a submission can
+    never arrive before its record; ``view_id`` is Slack's id, known once ``views.open`` answers.
+    """
+
+    __tablename__ = "opened_views"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    view_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    callback_id: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "lead_id"),)
+
+
 # --- routing: rotation state, offers, away periods ----------------------------------------------
 
 
 # --- outgoing webhooks -------------------------------------------------------------------------
 
 
+class WebhookEndpoint(Base):
+    """A receiver of signed events. The secret lives only here; it is shown once, at ``add``."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(300))
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    # Since when every attempt has failed (cleared by any success): 3 days of it disables.
+    failing_since: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookEvent(Base):
+    """One event as it was when it happened: the exact body every endpoint is sent, signed."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(50))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "lead_id"),)
+
+
+class WebhookDelivery(Base):
+    """The outbox row of one event for one endpoint, delivered in order per (lead, endpoint)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    # Tried for 3 days without success: kept for `webhook deliveries --failed` and `retry`.
+    failed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(None, "delivered_at", "next_attempt_at"),
+        Index(None, "endpoint_id", "lead_id", "delivered_at"),
+        Index(None, "event_id"),
+    )
+
+
 # --- learned scoring: model versions -----------------------------------------------------------
+
+
+class ScoringModel(Base):
+    """A trained model version: its table of points (``model``, plain JSON, never a pickle),
+    what it was trained on and how it did on its held-out rows. At most one is active."""
+
+    __tablename__ = "scoring_models"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    created_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(300))
+    positive: Mapped[str] = mapped_column(String(300))
+    trained_from: Mapped[datetime | None]
+    trained_to: Mapped[datetime | None]
+    rows: Mapped[int] = mapped_column(Integer)
+    positives: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(default=False)
+    activated_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "active"),)

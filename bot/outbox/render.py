@@ -13,11 +13,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.present import card_of
+from bot.present import card_of, likely_card
 from bot.runtime import Runtime
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
+from bot.views.webhooks import endpoint_disabled
 from core.lifecycle import QUALIFIED, Stage
 from core.messages import (
     AlertRefresh,
@@ -31,10 +32,11 @@ from core.messages import (
     ReminderEscalation,
     ReminderOwner,
     ReminderThread,
+    WebhookDisabled,
 )
 from core.models import Lead, SlackMessage, StageTransition
-from core.services.handoff import REASONS_BY_CODE, stage_entry
-from core.services.stages import latest_transition
+from core.services.handoff import REASONS_BY_CODE
+from core.services.stages import latest_transition, stage_entry
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,11 @@ def render(runtime: Runtime, message: Message) -> Say | None:
             return _reminder(runtime, message)
         case Digest():
             return _digest(runtime, message)
+        case WebhookDisabled():
+            return Post(
+                runtime.config.marketing.channel,
+                endpoint_disabled(message.endpoint_id, message.url, message.reason),
+            )
         case _:
             assert_never(message)
 
@@ -108,7 +115,10 @@ def _alert(runtime: Runtime, message: LeadQualified) -> Say | None:
             return None  # the lead was deleted: nothing left to announce
         team = config.team(lead.team)
         view = lead_alert(
-            card_of(lead), alert.to_stage, alert_status(session, lead, alert), unrouted=team is None
+            likely_card(session, lead, config, runtime.now()),
+            alert.to_stage,
+            alert_status(session, lead, alert),
+            unrouted=team is None,
         )
     channel = team.channel if team else config.marketing.channel
     return Post(channel, view, alert_of=alert.id)
@@ -129,7 +139,7 @@ def _refresh(runtime: Runtime, message: AlertRefresh) -> Say | None:
         assert alert is not None  # a foreign key guarantees it
         team = runtime.config.team(lead.team)
         view = lead_alert(
-            card_of(lead),
+            likely_card(session, lead, runtime.config, runtime.now()),
             alert.to_stage,
             alert_status(session, lead, alert),
             unrouted=team is None and alert.to_stage in QUALIFIED,

@@ -19,8 +19,9 @@ from slack_sdk.models.blocks import (
 
 from bot.views.alerts import STAGE_LABEL, LeadCard, reasons_line, score_line, who_line
 from bot.views.outcomes import outcome_blocks
-from bot.views.text import clip, duration, esc, esc_clip, mention
+from bot.views.text import clip, duration, esc, esc_clip, esc_people, mention
 from core.services.outcomes import Outcomes
+from core.services.qualification import QUESTIONS
 
 USAGE: dict[str, str] = {
     "help": "`/lead help`: what you can do",
@@ -78,6 +79,7 @@ class LeadDetails:
     bant: dict[str, Any] | None = None
     opportunity: dict[str, Any] | None = None
     actions: Sequence[tuple[str, str]] = field(default_factory=list)  # (action_id, label)
+    people: frozenset[str] = frozenset()  # user ids to show as mentions in history reasons
 
 
 def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
@@ -97,7 +99,7 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
         lines = [
             f"{h.at:%Y-%m-%d %H:%M} {STAGE_LABEL.get(h.from_stage, h.from_stage)} → "
             f"{STAGE_LABEL.get(h.to_stage, h.to_stage)} by {mention(h.actor)}"
-            + (f": {esc_clip(h.reason, 120)}" if h.reason else "")
+            + (f": {esc_people(h.reason, details.people, 120)}" if h.reason else "")
             for h in list(details.history)[-5:]
         ]
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*History*\n" + "\n".join(lines))))
@@ -108,9 +110,13 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
             SectionBlock(
                 text=MarkdownTextObject(
                     text=(
-                        f"*BANT* ({b['met']}/4 met, by {mention(b['actor'])}): "
-                        f"budget {esc(b['budget'])}{amount} · authority {esc(b['authority'])} · "
-                        f"need {esc(b['need'])} · timeline {esc(b['timeline'])}"
+                        f"*BANT* ({b['met']}/{len(QUESTIONS)} met, by {mention(b['actor'])}): "
+                        + " · ".join(
+                            # the answer as the form named it, not its stored code
+                            f"{q.key} {esc(q.options.get(b[q.key], b[q.key]))}"
+                            + (amount if q.key == "budget" else "")
+                            for q in QUESTIONS
+                        )
                     )
                 )
             )

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.lifecycle import Stage
 from core.models import Lead, Opportunity, Qualification, StageTransition
+from core.refusals import UnknownLead
 from core.schemas import LeadDetail, LeadOut, LeadPage
 
 MAX_PAGE = 200
@@ -18,6 +19,15 @@ MAX_PAGE = 200
 
 class BadCursor(ValueError):
     pass
+
+
+def get_lead(session: Session, lead_id: int, *, lock: bool = False) -> Lead:
+    """The lead (locked for update with ``lock``); :class:`UnknownLead` if there is none."""
+    query = select(Lead).where(Lead.id == lead_id)
+    lead = session.scalars(query.with_for_update() if lock else query).first()
+    if lead is None:
+        raise UnknownLead(f"There is no lead with id {lead_id}.")
+    return lead
 
 
 def lead_out(lead: Lead) -> LeadOut:

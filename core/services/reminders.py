@@ -37,6 +37,7 @@ from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
 from core import access
+from core.access import Action
 from core.businesstime import add_business_days, add_business_time, hours_of
 from core.config import BusinessHours, Duration, Sla, Team, WorkspaceConfig
 from core.db import insert_or_ignore
@@ -49,7 +50,9 @@ from core.messages import (
     enqueue,
 )
 from core.models import Lead, ReminderSnooze, SentReminder, StageTransition
-from core.services.handoff import Refused, get_lead, stage_entry
+from core.refusals import Refused
+from core.services.leads import get_lead
+from core.services.stages import stage_entry
 
 #: The SLA levels of each open stage, in the order they come due.
 LEVELS: dict[Stage, tuple[str, ...]] = {
@@ -375,10 +378,7 @@ def snooze(
     """Move the lead's next reminder (in its current stage) by one business day; returns when
     it will now go out. For the owner or a manager of the lead's team."""
     lead = get_lead(session, lead_id, lock=True)
-    if not access.can_work_lead(config, actor, lead.owner, lead.team):
-        raise Refused(
-            access.refusal("snoozing this lead's reminders", "its owner or a manager of its team")
-        )
+    access.check(Action.SNOOZE, config, actor, lead)
     stage = Stage(lead.stage)
     entry = stage_entry(session, lead) if stage in OPEN else None
     if entry is None:

@@ -18,6 +18,7 @@ from core.messages import (
     ReminderEscalation,
     ReminderOwner,
     ReminderThread,
+    WebhookDisabled,
 )
 
 REMINDER = {
@@ -78,6 +79,10 @@ EXAMPLES = [
             "series",
             "week",
         },
+    ),
+    (
+        WebhookDisabled(2, "https://crm.example.com/hook", "410 Gone", "2026-11-16T10:00:00+00:00"),
+        {"endpoint_id", "url", "reason", "disabled_at"},
     ),
 ]
 
