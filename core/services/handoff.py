@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from core import access
 from core.config import WorkspaceConfig
 from core.lifecycle import QUALIFIED, Stage
-from core.models import Lead, Outbox, StageTransition
+from core.models import Lead, Offer, Outbox, StageTransition
+from core.services.owners import ACCEPTED, assigned_by, change_owner
 from core.services.stages import Conflict, latest_transition, transition
 
 
@@ -99,7 +100,42 @@ def accept(
 ) -> StageTransition:
     """Make the lead a SAL owned by ``actor``. An unrouted lead joins the accepter's team."""
     lead = _alert_lead(session, lead_id, actor, config, "accepting this lead", lock=True)
+    check_may_accept(session, lead, actor, config, now)
     return hand_over(session, lead, owner=actor, actor=actor, config=config, now=now)
+
+
+def current_offer(session: Session, lead: Lead) -> Offer | None:
+    """The open offer on the lead's current stage entry (an MQL/PQL offered to one rep)."""
+    if Stage(lead.stage) not in QUALIFIED:
+        return None
+    entry = stage_entry(session, lead)
+    if entry is None:
+        return None
+    return session.scalars(
+        select(Offer).where(Offer.transition_id == entry.id, Offer.closed_at.is_(None))
+    ).first()
+
+
+def offer_open(offer: Offer | None, now: datetime) -> bool:
+    return offer is not None and offer.closed_at is None and now < offer.until
+
+
+def check_may_accept(
+    session: Session, lead: Lead, actor: str, config: WorkspaceConfig, now: datetime
+) -> None:
+    """Inside a claim window only the offered rep or a manager of the team may accept."""
+    offer = current_offer(session, lead)
+    if offer is None or not offer_open(offer, now) or actor == offer.rep:
+        return
+    if access.is_team_manager(config, actor, lead.team):
+        return
+    team = config.team(lead.team)
+    zone = team.zone if team else None
+    until = offer.until.astimezone(zone) if zone else offer.until
+    raise Refused(
+        f"This lead is offered to <@{offer.rep}> until {until:%Y-%m-%d %H:%M} "
+        f"({zone.key if zone else 'UTC'}); after that anyone on the team may accept it."
+    )
 
 
 def hand_over(
@@ -116,6 +152,7 @@ def hand_over(
     whichever way it happens; the alert is updated and marketing is told."""
     waited = waited_seconds(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
     team = lead.team or access.sales_teams(config, owner)[0].name
+    offer = current_offer(session, lead)
     moved = transition(
         session,
         lead,
@@ -123,10 +160,13 @@ def hand_over(
         actor=actor,
         now=now,
         reason=reason,
-        owner=owner,
         team=team,
         expect=QUALIFIED,
     )
+    why = ACCEPTED if actor == owner else assigned_by(actor)
+    change_owner(session, lead, to=owner, actor=actor, reason=why, now=now)
+    if offer is not None:
+        offer.closed_at = now
     notify(session, "alert_refresh", lead, now)
     notify(
         session,

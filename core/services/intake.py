@@ -7,7 +7,7 @@ caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -21,6 +21,7 @@ from core.models import Event, Lead, Outbox, StageTransition
 from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
 from core.scoring import ScoredEvent, decide, score_lead
+from core.services.offers import offer_lead
 from core.services.stages import transition
 
 #: How far ahead of our clock an event may claim to be (the sender's clock runs fast); such an
@@ -125,7 +126,12 @@ def _apply(lead: Lead, data: LeadIn) -> bool:
 
 
 def upsert_lead(
-    session: Session, data: LeadIn, *, config: WorkspaceConfig, now: datetime
+    session: Session,
+    data: LeadIn,
+    *,
+    config: WorkspaceConfig,
+    now: datetime,
+    by_status: Mapping[str, str] | None = None,
 ) -> tuple[Lead, Outcome, Qualified | None]:
     """Create or update the lead with ``data.email``; re-score it when its profile changed."""
     email = normalize_email(data.email)
@@ -139,7 +145,7 @@ def upsert_lead(
         return lead, "unchanged", None
     lead.updated_at = now
     session.flush()
-    return lead, outcome, rescore(session, lead, config=config, now=now)
+    return lead, outcome, rescore(session, lead, config=config, now=now, by_status=by_status)
 
 
 def upsert_many(
@@ -181,7 +187,12 @@ def upsert_many(
 
 
 def record_events(
-    session: Session, events: Sequence[EventIn], *, config: WorkspaceConfig, now: datetime
+    session: Session,
+    events: Sequence[EventIn],
+    *,
+    config: WorkspaceConfig,
+    now: datetime,
+    by_status: Mapping[str, str] | None = None,
 ) -> EventsResult:
     """Store ``events`` (all or none), count repeated ``event_id`` once, create leads for unknown
     e-mails, and re-score every lead touched. Raises :class:`BadInput` before writing anything."""
@@ -263,7 +274,7 @@ def record_events(
     for lead_id in sorted(touched):
         lead = leads[lead_id]
         lead.updated_at = now
-        qualified = rescore(session, lead, config=config, now=now)
+        qualified = rescore(session, lead, config=config, now=now, by_status=by_status)
         if qualified:
             result.qualified.append(qualified)
     return result
@@ -288,9 +299,16 @@ def scored_events(session: Session, lead_id: int, config: WorkspaceConfig) -> li
 
 
 def rescore(
-    session: Session, lead: Lead, *, config: WorkspaceConfig, now: datetime
+    session: Session,
+    lead: Lead,
+    *,
+    config: WorkspaceConfig,
+    now: datetime,
+    by_status: Mapping[str, str] | None = None,
 ) -> Qualified | None:
-    """Refresh the lead's score snapshot; move it to MQL/PQL if a rule now says so."""
+    """Refresh the lead's score snapshot; move it to MQL/PQL if a rule now says so, and offer
+    it to a rep of its team when the team routes that way. ``by_status`` names the reps whose
+    Slack status says they are away (and why)."""
     events = scored_events(session, lead.id, config)
     score = score_lead(config.scoring, profile_of(lead), events, now)
     lead.fit, lead.grade = score.fit, score.grade
@@ -320,6 +338,7 @@ def rescore(
         owner=None,
     )
     enqueue_alert(session, lead, moved, now)
+    offer_lead(session, lead, moved, config=config, now=now, by_status=by_status)
     return Qualified(lead.id, decision.stage, team_name, decision.rule)
 
 

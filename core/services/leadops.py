@@ -23,6 +23,7 @@ from core.services.handoff import (
     tell_marketing_parked,
     waited_seconds,
 )
+from core.services.owners import assigned_by, change_owner
 from core.services.stages import transition
 
 LOOKUP_LIMIT = 5
@@ -132,14 +133,12 @@ def assign(
             actor=actor,
             config=config,
             now=now,
-            reason=f"assigned to <@{new_owner}>",
+            reason=f"assigned to {new_owner}",
         )
     elif stage in OPEN:
         if lead.owner == new_owner:
             raise Refused(f"The lead is already <@{new_owner}>'s.")
-        lead.owner = new_owner
-        lead.updated_at = now
-        lead.version += 1
+        change_owner(session, lead, to=new_owner, actor=actor, reason=assigned_by(actor), now=now)
     else:
         raise Refused(f"The lead is {stage.value}, so there is nothing to assign.")
     notify(session, "alert_refresh", lead, now)
