@@ -33,8 +33,10 @@ from bot.views import ids
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
+from bot.views.routing import OfferLine, fallback_note, offer_block, offer_dm
+from core.config import Team
 from core.lifecycle import QUALIFIED, Stage
-from core.models import Lead, Outbox, SlackMessage, StageTransition
+from core.models import Lead, Offer, Outbox, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE, stage_entry
 from core.services.stages import latest_transition
 
@@ -260,6 +262,8 @@ class Notifier:
             "reminder_escalation": self._reminder,
             "reminder_owner": self._reminder,
             "digest": self._digest,
+            "offer_dm": self._offer_dm,
+            "routing_fallback": self._fallback,
         }.get(claimed.kind)
         if handler is None:
             raise Undeliverable(f"unknown outbox kind {claimed.kind!r}")
@@ -279,8 +283,67 @@ class Notifier:
                 alert.to_stage,
                 alert_status(session, lead, alert),
                 unrouted=team is None,
+                offer=self._offer_block(session, lead, alert),
             )
         return self._post(claimed, channel, message)
+
+    def _offer_block(
+        self, session: Session, lead: Lead, alert: StageTransition
+    ) -> dict[str, Any] | None:
+        """Whom the alert's lead is offered to, or that its claim window ended."""
+        offer = session.scalars(select(Offer).where(Offer.transition_id == alert.id)).first()
+        if offer is None:
+            return None
+        team = self.runtime.config.team(offer.team)
+        if offer.closed_at is None:
+            return offer_block(
+                OfferLine(rep=offer.rep, until=self._when(offer.until, team), reason=offer.reason)
+            )
+        if lead.owner is None:
+            return offer_block(OfferLine(opened_to=team.reps if team else ()))
+        return None
+
+    @staticmethod
+    def _when(moment: datetime, team: Team | None) -> str:
+        zone = team.zone if team else ZoneInfo("UTC")
+        return f"{moment.astimezone(zone):%a %d %b %H:%M} {zone.key}"
+
+    def _offer_dm(self, claimed: Claimed) -> Posted | None:
+        """The DM to the offered rep, unless the lead has moved on since."""
+        rep = str(claimed.payload["rep"])
+        with self.runtime.db.transaction() as session:
+            lead = session.get(Lead, claimed.lead_id)
+            entry = stage_entry(session, lead) if lead is not None else None
+            if lead is None or entry is None or entry.id != int(claimed.payload["transition_id"]):
+                return None
+            offer = session.scalars(select(Offer).where(Offer.transition_id == entry.id)).first()
+            if offer is None or offer.rep != rep:
+                return None
+            team = self.runtime.config.team(offer.team)
+            message = offer_dm(card_of(lead), self._when(offer.until, team), offer.reason)
+        return self._post(claimed, rep, message)
+
+    def _fallback(self, claimed: Claimed) -> Posted | None:
+        """Nobody could be offered the lead: the managers hear why, in the alert's thread."""
+        config = self.runtime.config
+        with self.runtime.db.transaction() as session:
+            lead = session.get(Lead, claimed.lead_id)
+            if lead is None:
+                return None
+            team = config.team(lead.team)
+            alert = session.scalars(
+                select(SlackMessage).where(
+                    SlackMessage.purpose == "alert",
+                    SlackMessage.transition_id == int(claimed.payload["transition_id"]),
+                )
+            ).first()
+            thread = (alert.channel, alert.ts) if alert else None
+        skipped = [(str(rep), str(why)) for rep, why in claimed.payload.get("skipped", [])]
+        message = fallback_note(team.managers if team else (), skipped)
+        if thread is None:
+            channel = team.channel if team else config.marketing.channel
+            return self._post(claimed, channel, message)
+        return self._post(claimed, thread[0], {**message, "thread_ts": thread[1]})
 
     def _refresh(self, claimed: Claimed) -> Posted | None:
         with self.runtime.db.transaction() as session:
@@ -301,6 +364,7 @@ class Notifier:
                 alert.to_stage,
                 alert_status(session, lead, alert),
                 unrouted=team is None and alert.to_stage in QUALIFIED,
+                offer=self._offer_block(session, lead, alert),
             )
             channel, ts = record.channel, record.ts
         self._call("chat_update", channel=channel, ts=ts, **message)

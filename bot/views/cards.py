@@ -30,6 +30,8 @@ USAGE: dict[str, str] = {
     "assign": "`/lead assign LEAD @user`: give a lead to a rep (managers)",
     "mine": "`/lead mine`: your open leads, oldest first",
     "stats": "`/lead stats [team] [7d|30d|90d]`: the funnel (managers and marketing)",
+    "away": "`/lead away [@user] [until YYYY-MM-DD] [reason]`: no new leads offered meanwhile",
+    "back": "`/lead back [@user]`: leads are offered again",
 }
 LEAD_HINT = "LEAD is an id (like `42`) or an e-mail address."
 
@@ -64,6 +66,30 @@ class HistoryLine:
     actor: str
     reason: str | None
     at: datetime
+    #: For an owner change: (from, to), either None for nobody.
+    owners: tuple[str | None, str | None] | None = None
+
+
+def owner_reason(reason: str | None) -> str:
+    """Owner-change reasons store user IDs ("assigned by U0MGR1"); Slack shows mentions."""
+    text = reason or ""
+    for prefix in ("assigned by ", "assigned to "):
+        if text.startswith(prefix) and text[len(prefix) :].isalnum():
+            return prefix + mention(text[len(prefix) :])
+    return esc_clip(text, 120)
+
+
+def history_text(h: HistoryLine) -> str:
+    if h.owners is not None:
+        return (
+            f"{h.at:%Y-%m-%d %H:%M} owner {mention(h.owners[0])} → {mention(h.owners[1])}"
+            f" by {mention(h.actor)}: {owner_reason(h.reason)}"
+        )
+    return (
+        f"{h.at:%Y-%m-%d %H:%M} {STAGE_LABEL.get(h.from_stage, h.from_stage)} → "
+        f"{STAGE_LABEL.get(h.to_stage, h.to_stage)} by {mention(h.actor)}"
+        + (f": {owner_reason(h.reason)}" if h.reason else "")
+    )
 
 
 @dataclass
@@ -91,12 +117,7 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
         SectionBlock(text=MarkdownTextObject(text=reasons_line(card))),
     ]
     if details.history:
-        lines = [
-            f"{h.at:%Y-%m-%d %H:%M} {STAGE_LABEL.get(h.from_stage, h.from_stage)} → "
-            f"{STAGE_LABEL.get(h.to_stage, h.to_stage)} by {mention(h.actor)}"
-            + (f": {esc_clip(h.reason, 120)}" if h.reason else "")
-            for h in list(details.history)[-5:]
-        ]
+        lines = [history_text(h) for h in list(details.history)[-5:]]
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*History*\n" + "\n".join(lines))))
     if details.bant:
         b = details.bant
@@ -196,6 +217,29 @@ class StatsView:
     breaches: int
     rejections: Sequence[tuple[str, int]]
     unrouted: int
+    reps: Sequence[RepLine] = ()
+
+
+@dataclass(frozen=True)
+class RepLine:
+    rep: str
+    team: str
+    offered: int
+    accepted: int
+    median_accept: float | None
+    open_now: int
+    cap: int | None
+    away: str | None
+
+
+def rep_line(r: RepLine) -> str:
+    median = duration(r.median_accept) if r.median_accept is not None else "n/a"
+    cap = f" of {r.cap}" if r.cap is not None else ""
+    away = f" · {esc(r.away)}" if r.away else ""
+    return (
+        f"• {mention(r.rep)} ({esc(r.team)}): offered {r.offered} · accepted {r.accepted} · "
+        f"median to accept {median} · open now {r.open_now}{cap}{away}"
+    )
 
 
 def stats_reply(stats: StatsView) -> dict[str, Any]:
@@ -229,4 +273,7 @@ def stats_reply(stats: StatsView) -> dict[str, Any]:
         HeaderBlock(text=clip(stats.title, 150)),
         SectionBlock(text=MarkdownTextObject(text="\n".join(lines))),
     ]
+    if stats.reps:
+        per_rep = "*Per rep*\n" + "\n".join(rep_line(r) for r in stats.reps[:40])
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(per_rep, 3000))))
     return {"text": clip(stats.title, 3000), "blocks": [block.to_dict() for block in blocks]}
