@@ -1,4 +1,4 @@
-"""The daily digest for the marketing channel, and its funnel chart. Pure: the digest payload
+"""The daily digest for the marketing channel, and its funnel chart. Pure: the digest message
 (see ``core.services.digest``) in, a message dict or PNG bytes out."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.views.text import clip, duration, esc
+from core.messages import Digest
 
 SERIES_LABELS = {"mql_pql": "MQL + PQL", "sal": "SAL (accepted)", "sql": "SQL", "sqo": "SQO"}
 
@@ -23,23 +24,23 @@ def _day_label(iso: str) -> str:
     return date.fromisoformat(iso).strftime("%a %d %b %Y")
 
 
-def digest_message(numbers: dict[str, Any]) -> dict[str, Any]:
-    day = _day_label(numbers["day"])
-    qualified = numbers["mql"] + numbers["pql"]
-    median = numbers.get("median_accept_seconds")
+def digest_message(numbers: Digest) -> dict[str, Any]:
+    day = _day_label(numbers.day)
+    qualified = numbers.mql + numbers.pql
+    median = numbers.median_accept_seconds
     lines = [
-        f"*New MQLs* {numbers['mql']} · *PQLs* {numbers['pql']}",
-        f"*Accepted* {numbers['accepted']} · *Rejected* {numbers['rejected']}",
+        f"*New MQLs* {numbers.mql} · *PQLs* {numbers.pql}",
+        f"*Accepted* {numbers.accepted} · *Rejected* {numbers.rejected}",
         f"*Median time to accept* {duration(median) if median is not None else 'n/a'}",
-        f"*SLA breaches* {numbers['breaches']} · *Unrouted, waiting now* {numbers['unrouted']}",
+        f"*SLA breaches* {numbers.breaches} · *Unrouted, waiting now* {numbers.unrouted}",
     ]
-    top = numbers.get("top_rejections") or []
+    top = numbers.top_rejections
     reasons = (
         "Top reject reasons: " + ", ".join(f"{esc(label)} ({count})" for label, count in top)
         if top
         else "No rejections."
     )
-    breach_ids = numbers.get("breach_leads") or []
+    breach_ids = numbers.breach_leads
     blocks: list[Any] = [
         HeaderBlock(block_id="title", text=clip(f"Lead handoff, {day}", 150)),
         SectionBlock(block_id="numbers", text=MarkdownTextObject(text="\n".join(lines))),
@@ -60,20 +61,20 @@ def digest_message(numbers: dict[str, Any]) -> dict[str, Any]:
                 MarkdownTextObject(
                     text="Day in UTC. SLA breaches: leads qualified that day and accepted later "
                     "than the accept SLA, or still waiting past it. Chart: the last "
-                    f"{numbers['series']['days']} days."
+                    f"{numbers.series['days']} days."
                 )
             ],
         )
     )
     text = (
-        f"Lead handoff, {day}: {qualified} qualified, {numbers['accepted']} accepted, "
-        f"{numbers['rejected']} rejected, {numbers['breaches']} SLA breaches"
+        f"Lead handoff, {day}: {qualified} qualified, {numbers.accepted} accepted, "
+        f"{numbers.rejected} rejected, {numbers.breaches} SLA breaches"
     )
     return {"text": clip(text, 3000), "blocks": [block.to_dict() for block in blocks]}
 
 
-def chart_filename(numbers: dict[str, Any]) -> str:
-    return f"leadbot-funnel-{numbers['day']}.png"
+def chart_filename(numbers: Digest) -> str:
+    return f"leadbot-funnel-{numbers.day}.png"
 
 
 def funnel_chart(series: dict[str, Any]) -> bytes:

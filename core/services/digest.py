@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import WorkspaceConfig
-from core.db import insert_or_ignore
+from core.messages import Digest, digest_key, enqueue
 from core.models import Outbox, StageTransition
 from core.services.reports import funnel
 
@@ -41,10 +41,6 @@ def digest_day(now: datetime) -> date:
 def day_window(day: date) -> tuple[datetime, datetime]:
     start = datetime.combine(day, time(0), tzinfo=UTC)
     return start, start + timedelta(days=1)
-
-
-def dedupe_key(day: date) -> str:
-    return f"digest:{day.isoformat()}"
 
 
 def daily_series(session: Session, last_day: date, days: int = CHART_DAYS) -> dict[str, Any]:
@@ -69,44 +65,31 @@ def daily_series(session: Session, last_day: date, days: int = CHART_DAYS) -> di
     return {"first_day": first_day.isoformat(), "days": days, **counts}
 
 
-def digest_numbers(session: Session, config: WorkspaceConfig, day: date) -> dict[str, Any]:
-    """The digest's payload for ``day``: plain JSON values only."""
+def digest_numbers(session: Session, config: WorkspaceConfig, day: date) -> Digest:
+    """The digest for ``day``."""
     since, until = day_window(day)
     report = funnel(session, config, since=since, until=until)
-    return {
-        "day": day.isoformat(),
-        "since": since.isoformat(),
-        "until": until.isoformat(),
-        "mql": report.entered.get("mql", 0),
-        "pql": report.entered.get("pql", 0),
-        "accepted": report.entered.get("sal", 0),
-        "rejected": sum(report.rejected.values()),
-        "top_rejections": [[label, count] for label, count in report.top_rejections()],
-        "median_accept_seconds": report.median_accept_seconds,
-        "unrouted": report.unrouted,
-        "breaches": len(report.breaches),
-        "breach_leads": sorted(report.breaches)[:10],
-        "series": daily_series(session, day),
-    }
+    return Digest(
+        day=day.isoformat(),
+        since=since.isoformat(),
+        until=until.isoformat(),
+        mql=report.entered.get("mql", 0),
+        pql=report.entered.get("pql", 0),
+        accepted=report.entered.get("sal", 0),
+        rejected=sum(report.rejected.values()),
+        top_rejections=tuple(report.top_rejections()),
+        median_accept_seconds=report.median_accept_seconds,
+        unrouted=report.unrouted,
+        breaches=len(report.breaches),
+        breach_leads=tuple(sorted(report.breaches)[:10]),
+        series=daily_series(session, day),
+    )
 
 
 def queue_digest(session: Session, config: WorkspaceConfig, now: datetime) -> bool:
     """Queue yesterday's digest unless it was queued already; True if this call queued it."""
     day = digest_day(now)
-    key = dedupe_key(day)
-    if session.scalar(select(Outbox.id).where(Outbox.dedupe_key == key)) is not None:
+    # Checked first so that a day already queued costs no report.
+    if session.scalar(select(Outbox.id).where(Outbox.dedupe_key == digest_key(day.isoformat()))):
         return False
-    return insert_or_ignore(
-        session,
-        Outbox,
-        {
-            "kind": "digest",
-            "lead_id": None,
-            "payload": digest_numbers(session, config, day),
-            "dedupe_key": key,
-            "created_at": now,
-            "next_attempt_at": now,
-            "attempts": 0,
-        },
-        ("dedupe_key",),
-    )
+    return enqueue(session, digest_numbers(session, config, day), now=now)

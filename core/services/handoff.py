@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,7 +12,8 @@ from sqlalchemy.orm import Session
 from core import access
 from core.config import WorkspaceConfig
 from core.lifecycle import QUALIFIED, Stage
-from core.models import Lead, Offer, Outbox, StageTransition
+from core.messages import AlertRefresh, MarketingAccepted, MarketingRejected, enqueue
+from core.models import Lead, Offer, StageTransition
 from core.services.owners import ACCEPTED, assigned_by, change_owner
 from core.services.stages import Conflict, latest_transition, transition
 
@@ -64,19 +64,6 @@ def stage_entry(session: Session, lead: Lead) -> StageTransition | None:
         .order_by(StageTransition.at.desc(), StageTransition.id.desc())
         .limit(1)
     ).first()
-
-
-def notify(session: Session, kind: str, lead: Lead, now: datetime, **payload: Any) -> None:
-    session.add(
-        Outbox(
-            kind=kind,
-            lead_id=lead.id,
-            payload=payload,
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
-    )
 
 
 def waited_seconds(session: Session, lead: Lead, now: datetime) -> int:
@@ -167,16 +154,17 @@ def hand_over(
     change_owner(session, lead, to=owner, actor=actor, reason=why, now=now)
     if offer is not None:
         offer.closed_at = now
-    notify(session, "alert_refresh", lead, now)
-    notify(
+    enqueue(session, AlertRefresh(lead.id), now=now)
+    enqueue(
         session,
-        "marketing_accepted",
-        lead,
-        now,
-        actor=owner,
-        waited_seconds=waited,
-        transition_id=moved.id,
-        assigned_by=actor if actor != owner else None,
+        MarketingAccepted(
+            lead.id,
+            transition_id=moved.id,
+            actor=owner,
+            waited_seconds=waited,
+            assigned_by=actor if actor != owner else None,
+        ),
+        now=now,
     )
     return moved
 
@@ -185,17 +173,16 @@ def tell_marketing_parked(
     session: Session, lead: Lead, moved: StageTransition, *, actor: str, waited: int, now: datetime
 ) -> None:
     """A waiting MQL/PQL sent to nurture or unqualified without the Reject modal (``/lead``)."""
-    notify(
+    enqueue(
         session,
-        "marketing_rejected",
-        lead,
-        now,
-        actor=actor,
-        reason=None,
-        reason_text=moved.reason,
-        comment=None,
-        waited_seconds=waited,
-        transition_id=moved.id,
+        MarketingRejected(
+            lead.id,
+            transition_id=moved.id,
+            actor=actor,
+            waited_seconds=waited,
+            reason_text=moved.reason,
+        ),
+        now=now,
     )
 
 
@@ -238,16 +225,17 @@ def reject(
         reason=text,
         expect=QUALIFIED,
     )
-    notify(session, "alert_refresh", lead, now)
-    notify(
+    enqueue(session, AlertRefresh(lead.id), now=now)
+    enqueue(
         session,
-        "marketing_rejected",
-        lead,
-        now,
-        actor=actor,
-        reason=chosen.code,
-        comment=comment,
-        waited_seconds=waited,
-        transition_id=moved.id,
+        MarketingRejected(
+            lead.id,
+            transition_id=moved.id,
+            actor=actor,
+            waited_seconds=waited,
+            reason=chosen.code,
+            comment=comment,
+        ),
+        now=now,
     )
     return moved

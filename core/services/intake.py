@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from core.config import WorkspaceConfig
 from core.lifecycle import Stage
-from core.models import Event, Lead, Outbox, StageTransition
+from core.messages import LeadQualified, enqueue
+from core.models import Event, Lead, StageTransition
 from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
 from core.scoring import ScoredEvent, decide, score_lead
@@ -344,15 +345,4 @@ def rescore(
 
 def enqueue_alert(session: Session, lead: Lead, moved: StageTransition, now: datetime) -> None:
     """Record that the team (or marketing, when unrouted) must be told about a qualified lead."""
-    session.add(
-        Outbox(
-            kind="lead_qualified",
-            lead_id=lead.id,
-            dedupe_key=f"lead_qualified:{moved.id}",
-            payload={"transition_id": moved.id, "team": lead.team, "stage": moved.to_stage},
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
-    )
-    session.flush()
+    enqueue(session, LeadQualified(lead.id, moved.id, lead.team, moved.to_stage), now=now)

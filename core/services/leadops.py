@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from core import access
 from core.config import WorkspaceConfig
 from core.lifecycle import OPEN, QUALIFIED, Stage
+from core.messages import AlertRefresh, AssignedDm, enqueue
 from core.models import Lead
 from core.schemas import MAX_DB_ID
 from core.services.handoff import (
@@ -19,7 +20,6 @@ from core.services.handoff import (
     UnknownLead,
     get_lead,
     hand_over,
-    notify,
     tell_marketing_parked,
     waited_seconds,
 )
@@ -94,7 +94,7 @@ def park(
     waiting = Stage(lead.stage) in QUALIFIED
     waited = waited_seconds(session, lead, now) if waiting else 0
     moved = transition(session, lead, to, actor=actor, now=now, reason=text)
-    notify(session, "alert_refresh", lead, now)
+    enqueue(session, AlertRefresh(lead.id), now=now)
     if waiting:  # it never reached sales: marketing hears why, as with Reject
         tell_marketing_parked(session, lead, moved, actor=actor, waited=waited, now=now)
     return lead
@@ -141,8 +141,8 @@ def assign(
         change_owner(session, lead, to=new_owner, actor=actor, reason=assigned_by(actor), now=now)
     else:
         raise Refused(f"The lead is {stage.value}, so there is nothing to assign.")
-    notify(session, "alert_refresh", lead, now)
-    notify(session, "assigned_dm", lead, now, owner=new_owner, actor=actor)
+    enqueue(session, AlertRefresh(lead.id), now=now)
+    enqueue(session, AssignedDm(lead.id, owner=new_owner, actor=actor), now=now)
     session.flush()
     return lead
 

@@ -23,25 +23,13 @@ from core.businesstime import add_business_time
 from core.config import Duration, Team, WorkspaceConfig
 from core.db import insert_or_ignore
 from core.lifecycle import OPEN
-from core.models import AwayPeriod, Lead, Offer, Outbox, Rotation, StageTransition
+from core.messages import AlertRefresh, OfferDm, RoutingFallback, enqueue
+from core.models import AwayPeriod, Lead, Offer, Rotation, StageTransition
 from core.routing import Candidate, Choice, choose_rep
 from core.services.handoff import Refused, stage_entry
 from core.services.owners import WINDOW_ENDED, change_owner
 
 OPEN_VALUES = tuple(stage.value for stage in OPEN)
-
-
-def _queue(session: Session, kind: str, lead: Lead, now: datetime, **payload: object) -> None:
-    session.add(
-        Outbox(
-            kind=kind,
-            lead_id=lead.id,
-            payload=dict(payload),
-            created_at=now,
-            next_attempt_at=now,
-            attempts=0,
-        )
-    )
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -176,14 +164,7 @@ def offer_lead(
     choice = choose_rep(people, rotation.state if rotation else {}, account_owner=owner)
     if choice.rep is None:
         if round_robin:
-            _queue(
-                session,
-                "routing_fallback",
-                lead,
-                now,
-                transition_id=moved.id,
-                skipped=[list(item) for item in choice.skipped],
-            )
+            enqueue(session, RoutingFallback(lead.id, moved.id, choice.skipped), now=now)
         return choice
     if not round_robin and choice.reason != "account owner":
         return None  # a claim team: only an available account owner gets an offer
@@ -207,7 +188,7 @@ def offer_lead(
         )
     )
     change_owner(session, lead, to=choice.rep, actor="system", reason=choice.reason or "", now=now)
-    _queue(session, "offer_dm", lead, now, transition_id=moved.id, rep=choice.rep)
+    enqueue(session, OfferDm(lead.id, moved.id, choice.rep), now=now)
     session.flush()
     return choice
 
@@ -229,7 +210,7 @@ def close_expired_windows(session: Session, config: WorkspaceConfig, now: dateti
         if entry is None or entry.id != offer.transition_id or lead.owner != offer.rep:
             continue  # accepted, rejected or reassigned meanwhile: nothing to open
         change_owner(session, lead, to=None, actor="system", reason=WINDOW_ENDED, now=now)
-        _queue(session, "alert_refresh", lead, now)
+        enqueue(session, AlertRefresh(lead.id), now=now)
         opened.append(lead.id)
     session.flush()
     return opened

@@ -19,8 +19,9 @@ from core import access
 from core.businesstime import hours_of
 from core.config import WorkspaceConfig
 from core.lifecycle import IllegalTransition, Stage
+from core.messages import AlertRefresh, enqueue
 from core.models import Lead, Opportunity, Qualification
-from core.services.handoff import Refused, get_lead, hand_over, notify
+from core.services.handoff import Refused, get_lead, hand_over
 from core.services.stages import transition
 
 BUDGET = {"none": "None", "being_set": "Being set", "approved": "Approved"}
@@ -199,7 +200,7 @@ def qualify(
         names = ", ".join(name.title() for name, ok in met.items() if ok)
         transition(session, lead, Stage.SQL, actor=actor, now=now, reason=f"BANT met: {names}")
         result = Stage.SQL
-    notify(session, "alert_refresh", lead, now)
+    enqueue(session, AlertRefresh(lead.id), now=now)
     session.flush()
     return Qualified(result, met, accepted_first)
 
@@ -262,6 +263,6 @@ def record_opportunity(
         created_at=now,
     )
     session.add(opportunity)
-    notify(session, "alert_refresh", lead, now)
+    enqueue(session, AlertRefresh(lead.id), now=now)
     session.flush()
     return opportunity

@@ -40,7 +40,14 @@ from core.businesstime import add_business_days, add_business_time, hours_of
 from core.config import BusinessHours, Duration, Sla, Team, WorkspaceConfig
 from core.db import insert_or_ignore
 from core.lifecycle import OPEN, Stage
-from core.models import Lead, Outbox, ReminderSnooze, SentReminder, StageTransition
+from core.messages import (
+    Reminder,
+    ReminderEscalation,
+    ReminderOwner,
+    ReminderThread,
+    enqueue,
+)
+from core.models import Lead, ReminderSnooze, SentReminder, StageTransition
 from core.services.handoff import Refused, get_lead, stage_entry
 
 #: The SLA levels of each open stage, in the order they come due.
@@ -51,12 +58,12 @@ LEVELS: dict[Stage, tuple[str, ...]] = {
     Stage.SQL: ("sql_opportunity",),
 }
 
-#: The outbox kind that delivers each level.
-KINDS: dict[str, str] = {
-    "mql_accept": "reminder_thread",
-    "mql_escalate": "reminder_escalation",
-    "sal_qualify": "reminder_owner",
-    "sql_opportunity": "reminder_owner",
+#: The message that delivers each level.
+MESSAGES: dict[str, type[Reminder]] = {
+    "mql_accept": ReminderThread,
+    "mql_escalate": ReminderEscalation,
+    "sal_qualify": ReminderOwner,
+    "sql_opportunity": ReminderOwner,
 }
 
 SNOOZE_PREFIX = "snooze:"
@@ -83,8 +90,8 @@ class Due:
     due_at: datetime
 
     @property
-    def kind(self) -> str:
-        return KINDS[self.repeats]
+    def message(self) -> type[Reminder]:
+        return MESSAGES[self.repeats]
 
 
 def snooze_level(until: datetime) -> str:
@@ -192,13 +199,13 @@ def _all_managers(config: WorkspaceConfig) -> list[str]:
 
 def deliveries(config: WorkspaceConfig, lead: Lead, repeats: str) -> list[Delivery]:
     team: Team | None = config.team(lead.team)
-    kind = KINDS[repeats]
+    message = MESSAGES[repeats]
     fallback_channel = team.channel if team else config.marketing.channel
-    if kind == "reminder_thread":
+    if message is ReminderThread:
         mentions = (team.reps or team.managers) if team else config.marketing.members
         return [Delivery(fallback_channel, tuple(mentions))]
     managers = team.managers if team else _all_managers(config)
-    if kind == "reminder_escalation":
+    if message is ReminderEscalation:
         return [Delivery(m) for m in managers] or [Delivery(fallback_channel)]
     owner = lead.owner
     if owner and access.sales_teams(config, owner):
@@ -306,25 +313,20 @@ def send_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> 
         lead = session.get(Lead, item.lead_id)
         assert lead is not None  # selected above, and leads are never deleted mid-run
         for target in deliveries(config, lead, item.repeats):
-            session.add(
-                Outbox(
-                    kind=item.kind,
+            enqueue(
+                session,
+                item.message(
                     lead_id=item.lead_id,
-                    payload={
-                        "transition_id": item.transition_id,
-                        "stage": item.stage,
-                        "level": item.level,
-                        "repeats": item.repeats,
-                        "due_at": item.due_at.isoformat(),
-                        "to": target.to,
-                        "mentions": list(target.mentions),
-                        "instead_of": target.instead_of,
-                    },
-                    dedupe_key=f"reminder:{item.transition_id}:{item.level}:{target.to}",
-                    created_at=now,
-                    next_attempt_at=now,
-                    attempts=0,
-                )
+                    transition_id=item.transition_id,
+                    stage=item.stage,
+                    level=item.level,
+                    repeats=item.repeats,
+                    due_at=item.due_at.isoformat(),
+                    to=target.to,
+                    mentions=target.mentions,
+                    instead_of=target.instead_of,
+                ),
+                now=now,
             )
         queued.append(item)
     session.flush()

@@ -104,13 +104,13 @@ def test_digest_numbers_match_the_database_for_each_day_of_the_week(db, config, 
         numbers = digest_numbers(s, config, date(2026, 11, day))
     want = expected(db, date(2026, 11, day))
     got = {
-        "mql": numbers["mql"],
-        "pql": numbers["pql"],
-        "accepted": numbers["accepted"],
-        "rejected": numbers["rejected"],
-        "top": sorted(map(tuple, numbers["top_rejections"]), key=lambda kv: (-kv[1], kv[0])),
-        "median": numbers["median_accept_seconds"],
-        "unrouted": numbers["unrouted"],
+        "mql": numbers.mql,
+        "pql": numbers.pql,
+        "accepted": numbers.accepted,
+        "rejected": numbers.rejected,
+        "top": sorted(map(tuple, numbers.top_rejections), key=lambda kv: (-kv[1], kv[0])),
+        "median": numbers.median_accept_seconds,
+        "unrouted": numbers.unrouted,
     }
     assert got == want
 
@@ -120,13 +120,13 @@ def test_the_seeded_week_in_detail(db, config, week):
         monday = digest_numbers(s, config, date(2026, 11, 16))
         tuesday = digest_numbers(s, config, date(2026, 11, 17))
         thursday = digest_numbers(s, config, date(2026, 11, 19))
-    assert (monday["mql"], monday["accepted"], monday["median_accept_seconds"]) == (2, 1, 1800)
-    assert monday["breaches"] == 1  # accepted a day later
-    assert (tuesday["mql"], tuesday["pql"], tuesday["rejected"]) == (2, 1, 3)
-    assert tuesday["top_rejections"][0] == ["Competitor", 2]
-    assert tuesday["median_accept_seconds"] == 86400
-    assert thursday["breaches"] == 1 and thursday["unrouted"] == 1  # still waiting
-    series = thursday["series"]
+    assert (monday.mql, monday.accepted, monday.median_accept_seconds) == (2, 1, 1800)
+    assert monday.breaches == 1  # accepted a day later
+    assert (tuesday.mql, tuesday.pql, tuesday.rejected) == (2, 1, 3)
+    assert tuesday.top_rejections[0] == ("Competitor", 2)
+    assert tuesday.median_accept_seconds == 86400
+    assert thursday.breaches == 1 and thursday.unrouted == 1  # still waiting
+    series = thursday.series
     assert (series["first_day"], series["days"]) == ("2026-10-21", 30)
     assert len(series["mql_pql"]) == 30 and series["mql_pql"][-1] == 1  # Thu 19
     assert sum(series["mql_pql"]) == 7 and sum(series["sal"]) == 3  # 1 Nov counts too

@@ -1,0 +1,155 @@
+"""The outbox queue protocol: who takes which row, for how long, and what is recorded after.
+
+1. claim: in a short transaction, take the oldest due row whose lead has no earlier unsent row
+   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several processes never take the same row),
+   count the attempt and lease it for a while; commit.
+2. (the delivery, outside any transaction)
+3. finish: mark it sent, or store the error and when to try again, or give it up when trying
+   again cannot help. Nothing is ever dropped: a row that keeps failing stays, with its last
+   error; a given-up row stays too and no longer holds up the lead's later rows.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, aliased
+
+from core.db import Database
+from core.models import Outbox
+
+log = logging.getLogger(__name__)
+
+#: Longer than the slowest delivery (a 30 s timeout, retry handlers waiting out Retry-After,
+#: a history lookup); a row still leased is not taken by another worker.
+LEASE = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(minutes=15)
+
+
+class Undeliverable(Exception):
+    """This attempt failed; ``retry_after`` (seconds) if Slack said when to come back;
+    ``permanent`` when trying again cannot help."""
+
+    def __init__(
+        self, message: str, retry_after: float | None = None, *, permanent: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    kind: str
+    lead_id: int | None
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
+    if retry_after is not None:
+        return timedelta(seconds=max(1.0, retry_after))
+    return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, attempts - 1)))
+
+
+class OutboxQueue:
+    def __init__(
+        self, db: Database, clock: Callable[[], datetime], *, lease: timedelta = LEASE
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.lease = lease
+
+    def claim(self) -> Claimed | None:
+        now = self.clock()
+        earlier = aliased(Outbox)
+        blocked = exists().where(
+            earlier.lead_id == Outbox.lead_id,
+            earlier.sent_at.is_(None),
+            earlier.gave_up_at.is_(None),
+            earlier.id < Outbox.id,
+        )
+        query = (
+            select(Outbox)
+            .where(
+                Outbox.sent_at.is_(None),
+                Outbox.gave_up_at.is_(None),
+                Outbox.next_attempt_at <= now,
+                ~blocked,
+            )
+            .order_by(Outbox.id)
+            .limit(1)
+            .with_for_update(skip_locked=True, of=Outbox)
+        )
+        with self.db.transaction() as session:
+            row = session.scalars(query).first()
+            if row is None:
+                return None
+            row.attempts += 1
+            row.next_attempt_at = now + self.lease
+            return Claimed(
+                row.id, row.kind, row.lead_id, dict(row.payload), row.attempts, row.created_at
+            )
+
+    def succeeded(
+        self, claimed: Claimed, record: Callable[[Session, datetime], None] | None = None
+    ) -> None:
+        """Mark the row sent; ``record`` writes what the delivery left behind (where an alert
+        landed) in the same transaction."""
+        with self.db.transaction() as session:
+            row = self._still_ours(session, claimed)
+            if row is None:
+                return
+            now = self.clock()
+            row.sent_at = now
+            row.last_error = None
+            if record is not None:
+                record(session, now)
+
+    def failed(self, claimed: Claimed, error: Undeliverable) -> None:
+        log.warning(
+            "outbox %s (%s) attempt %s failed: %s",
+            claimed.id,
+            claimed.kind,
+            claimed.attempts,
+            error,
+        )
+        with self.db.transaction() as session:
+            row = self._still_ours(session, claimed)
+            if row is None:
+                return
+            row.last_error = str(error)[:2000]
+            now = self.clock()
+            if error.permanent:
+                log.error("outbox %s (%s) given up: %s", claimed.id, claimed.kind, error)
+                row.gave_up_at = now
+            else:
+                row.next_attempt_at = now + backoff(claimed.attempts, error.retry_after)
+
+    def retry_given_up(self) -> int:
+        """Queue every given-up row again (after fixing what Slack refused, e.g. inviting the
+        bot to a channel); returns how many."""
+        with self.db.transaction() as session:
+            rows = session.scalars(
+                select(Outbox).where(Outbox.sent_at.is_(None), Outbox.gave_up_at.is_not(None))
+            ).all()
+            for row in rows:
+                row.gave_up_at = None
+                row.next_attempt_at = self.clock()
+            return len(rows)
+
+    @staticmethod
+    def _still_ours(session: Session, claimed: Claimed) -> Outbox | None:
+        """The row, unless it was finished meanwhile or another worker took it over after our
+        lease ran out (its ``attempts`` moved on): then the outcome is that worker's to record."""
+        row = session.get(Outbox, claimed.id, with_for_update=True)
+        if row is None or row.sent_at is not None or row.attempts != claimed.attempts:
+            return None
+        return row

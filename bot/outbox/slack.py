@@ -1,0 +1,154 @@
+"""Saying what a renderer decided, in Slack, exactly once per outbox row.
+
+Every post carries metadata naming its outbox row; a row on its second or later attempt first
+looks in the channel's history (or the thread) for that metadata, so a crash between "posted"
+and "recorded" never posts twice. A chart is shared with the files upload flow, unless an
+earlier attempt already shared it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.outbox.queue import Claimed, Undeliverable
+from bot.outbox.render import Edit, Post, Say
+from bot.views import ids
+
+#: Slack errors that no retry will fix: the row is given up (kept, with its error) instead of
+#: blocking every later message about the lead.
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "message_not_found",
+        "cant_update_message",
+        "invalid_blocks",
+        "invalid_arguments",
+        "msg_too_long",
+        "no_text",
+        "user_not_found",
+        "users_not_found",
+        "account_inactive",
+        "user_is_bot",
+        "cannot_dm_bot",
+        "invalid_metadata_format",
+        "invalid_metadata_schema",
+    }
+)
+
+
+@dataclass
+class Posted:
+    """Where the message is; ``alert_of`` the stage entry it announces, if it is an alert."""
+
+    channel: str
+    ts: str
+    alert_of: int | None = None
+
+
+class SlackDelivery:
+    def __init__(self, client: WebClient) -> None:
+        self.client = client
+
+    def say(self, claimed: Claimed, say: Say) -> Posted:
+        if isinstance(say, Edit):
+            self.call("chat_update", channel=say.channel, ts=say.ts, **say.message)
+            return Posted(say.channel, say.ts)
+        posted = self._post(claimed, say)
+        if say.chart is not None:
+            self._share(claimed, posted.channel, say)
+        return posted
+
+    def _post(self, claimed: Claimed, say: Post) -> Posted:
+        message = {**say.message, "thread_ts": say.thread_ts} if say.thread_ts else say.message
+        if claimed.attempts > 1:
+            history = say.channel
+            if say.channel[:1] in ("U", "W"):  # a DM's history is read by its D... channel id
+                history = str(self.call("conversations_open", users=say.channel)["channel"]["id"])
+            found = self._already_posted(claimed, history, say.thread_ts)
+            if found:
+                return Posted(found.channel, found.ts, say.alert_of)
+        metadata = {
+            "event_type": ids.METADATA_PREFIX + claimed.kind,
+            "event_payload": {"outbox_id": claimed.id, "lead_id": claimed.lead_id or 0},
+        }
+        response = self.call("chat_postMessage", channel=say.channel, metadata=metadata, **message)
+        return Posted(str(response["channel"]), str(response["ts"]), say.alert_of)
+
+    def _share(self, claimed: Claimed, channel: str, say: Post) -> None:
+        assert say.chart is not None
+        if claimed.attempts > 1 and self._uploaded(channel, say.chart.filename, claimed):
+            return
+        self.call(
+            "files_upload_v2",
+            channel=channel,
+            file=say.chart.draw(),
+            filename=say.chart.filename,
+            title=say.chart.title,
+        )
+
+    def _uploaded(self, channel: str, filename: str, claimed: Claimed) -> bool:
+        """Whether a previous attempt already shared the file in the channel."""
+        response = self.call(
+            "conversations_history",
+            channel=channel,
+            oldest=f"{claimed.created_at.timestamp() - 60:.6f}",
+            limit=200,
+        )
+        return any(
+            item.get("name") == filename
+            for message in response.get("messages", [])
+            for item in message.get("files") or []
+        )
+
+    def _already_posted(
+        self, claimed: Claimed, channel: str, thread_ts: str | None = None
+    ) -> Posted | None:
+        """A previous attempt may have posted before we could record it: look for our metadata
+        (in the thread, for a reply)."""
+        oldest = f"{claimed.created_at.timestamp() - 60:.6f}"
+        cursor = None
+        where = {"ts": thread_ts} if thread_ts else {}
+        for _ in range(20):  # at most 20 pages of 200 messages
+            try:
+                response = self.call(
+                    "conversations_replies" if thread_ts else "conversations_history",
+                    channel=channel,
+                    **where,
+                    oldest=oldest,
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                )
+            except Undeliverable as exc:
+                if not exc.permanent:
+                    raise
+                # No right to read this channel (chat:write.public posts without joining):
+                # nothing to find, so post.
+                return None
+            for message in response.get("messages", []):
+                payload = (message.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("outbox_id") == claimed.id:
+                    return Posted(channel, str(message["ts"]))
+            cursor = (response.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                break
+        return None
+
+    def call(self, method: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self.client, method)(**kwargs)
+        except SlackApiError as exc:
+            retry_after = exc.response.headers.get("Retry-After") if exc.response else None
+            error = exc.response.get("error") if exc.response else str(exc)
+            raise Undeliverable(
+                f"{method}: {error}",
+                float(retry_after) if retry_after else None,
+                permanent=error in PERMANENT_ERRORS,
+            ) from exc
+        except (SlackClientError, OSError) as exc:  # connection refused, timeouts, TLS
+            raise Undeliverable(f"{method}: {exc.__class__.__name__}: {exc}") from exc
