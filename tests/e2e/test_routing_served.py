@@ -34,13 +34,15 @@ EXAMPLE = ROOT / "leadbot.example.toml"
 def routing_config(tmp_path: Path) -> Path:
     """The example config with emea routing by round robin over weights 2:1:1."""
     text = EXAMPLE.read_text()
-    old = 'reps = ["U0REP1", "U0REP2"]'
-    assert text.count(old) == 1
-    text = text.replace(
-        old,
-        'assign = "round_robin"\nclaim_minutes = 15\n'
-        'reps = [{ id = "U0REP1", weight = 2 }, "U0REP2", "U0REP4"]',
-    )
+    for old, new in (
+        (
+            'reps = ["U0REP1", "U0REP2"]',
+            'reps = [{ id = "U0REP1", weight = 2 }, "U0REP2", "U0REP4"]',
+        ),
+        ('assign = "claim"', 'assign = "round_robin"'),
+    ):
+        assert text.count(old) == 1
+        text = text.replace(old, new)
     path = tmp_path / "leadbot.toml"
     path.write_text(text)
     return path
@@ -193,3 +195,33 @@ def test_jobs_run_reminders_at_closes_the_claim_window(tmp_path, db_url, slack_e
         reasons = list(session.scalars(select(OwnerChange.reason).order_by(OwnerChange.id)))
     db.dispose()
     assert reasons == ["round robin", "claim window ended"]
+
+
+def test_config_check_names_bad_weights_and_caps_by_key_path(tmp_path):
+    good = routing_config(tmp_path)
+    bad = tmp_path / "bad.toml"
+    bad.write_text(
+        good.read_text().replace(
+            '{ id = "U0REP1", weight = 2 }', '{ id = "U0REP1", weight = 0, max_open = 0 }'
+        )
+    )
+
+    def check(path: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot", "config", "check", str(path)],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+        )
+
+    ok = check(good)
+    assert ok.returncode == 0, ok.stderr
+    assert "team emea: channel C0EMEA, 3 rep(s)" in ok.stdout
+    assert "round robin (15 min claim window)" in ok.stdout
+    refused = check(bad)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "teams[0].reps[0].weight: Input should be greater than 0" in refused.stderr
+    assert "teams[0].reps[0].max_open: Input should be greater than or equal to 1" in (
+        refused.stderr
+    )
