@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from core.config import Team, WorkspaceConfig
 
 REFUSAL = "Sorry, {what} is for {who}. Nothing was changed."
@@ -22,6 +24,21 @@ def can_handle_alert(config: WorkspaceConfig, user: str, team: str | None) -> bo
 def is_team_manager(config: WorkspaceConfig, user: str, team: str | None) -> bool:
     routed = config.team(team) if team else None
     return routed is not None and user in routed.managers
+
+
+def can_accept_offered(
+    config: WorkspaceConfig,
+    user: str,
+    team: str | None,
+    offered_to: str | None,
+    until: datetime | None,
+    now: datetime,
+) -> bool:
+    """A lead on offer to one rep: until its claim window ends only that rep or a manager of
+    the team may accept it (or qualify it, which accepts it)."""
+    if offered_to is None or until is None or now >= until:
+        return True
+    return user == offered_to or is_team_manager(config, user, team)
 
 
 def can_work_lead(config: WorkspaceConfig, user: str, owner: str | None, team: str | None) -> bool:

@@ -19,7 +19,7 @@ from core.businesstime import hours_of
 from core.lifecycle import QUALIFIED, IllegalTransition, Stage
 from core.services import leads as lead_queries
 from core.services import qualification
-from core.services.handoff import Refused, get_lead
+from core.services.handoff import Refused, check_may_accept, get_lead
 
 BANT_OPTIONS = {
     "budget": qualification.BUDGET,
@@ -42,6 +42,8 @@ def bant_view(runtime: Runtime, lead_id: int, user: str) -> dict[str, Any]:
         )
         if not may:
             raise Refused(access.refusal("qualifying this lead", OWNER_OR_MANAGER))
+        if stage in QUALIFIED:  # qualifying accepts it: not while it is offered to someone else
+            check_may_accept(session, lead, user, config, runtime.now())
         if stage not in QUALIFIED and stage is not Stage.SAL:
             raise IllegalTransition(stage, Stage.SQL)
         last = lead_queries.latest_qualification(session, lead.id)

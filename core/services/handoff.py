@@ -87,7 +87,6 @@ def accept(
 ) -> StageTransition:
     """Make the lead a SAL owned by ``actor``. An unrouted lead joins the accepter's team."""
     lead = _alert_lead(session, lead_id, actor, config, "accepting this lead", lock=True)
-    check_may_accept(session, lead, actor, config, now)
     return hand_over(session, lead, owner=actor, actor=actor, config=config, now=now)
 
 
@@ -112,9 +111,9 @@ def check_may_accept(
 ) -> None:
     """Inside a claim window only the offered rep or a manager of the team may accept."""
     offer = current_offer(session, lead)
-    if offer is None or not offer_open(offer, now) or actor == offer.rep:
+    if offer is None or offer.closed_at is not None:
         return
-    if access.is_team_manager(config, actor, lead.team):
+    if access.can_accept_offered(config, actor, lead.team, offer.rep, offer.until, now):
         return
     team = config.team(lead.team)
     zone = team.zone if team else None
@@ -137,6 +136,8 @@ def hand_over(
 ) -> StageTransition:
     """MQL/PQL -> SAL owned by ``owner`` (the accepter, or whom a manager assigned it to),
     whichever way it happens; the alert is updated and marketing is told."""
+    if actor == owner:  # taking it oneself; a manager may give an offered lead to anyone
+        check_may_accept(session, lead, actor, config, now)
     waited = waited_seconds(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
     team = lead.team or access.sales_teams(config, owner)[0].name
     offer = current_offer(session, lead)

@@ -137,6 +137,11 @@ def test_offer_window_only_the_offered_rep_or_a_manager_then_the_team(bot):
     refusal = bot.slack.ephemerals(user="U0REP2")[-1].text
     assert "offered to <@U0REP1> until 2026-11-02 10:15" in refusal
     assert bot.wait_stage(lead_id, "mql").owner == "U0REP1"
+    # Qualifying would accept it: refused too, before any modal opens.
+    bot.slack.command("/lead", f"qualify {lead_id}", user="U0REP2", channel=EMEA)
+    assert bot.emulator.wait_for(lambda: len(bot.slack.ephemerals(user="U0REP2")) >= 2, 5)
+    assert "offered to <@U0REP1>" in bot.slack.ephemerals(user="U0REP2")[-1].text
+    assert bot.slack.views("U0REP2") == []
 
     # The reminders job as at 10:16 closes the window: the alert opens to the team.
     at(bot, MONDAY + timedelta(minutes=16))
