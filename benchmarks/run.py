@@ -1,132 +1,128 @@
-"""Benchmarks: each prints how many times slower than a baseline doing the bare minimum of the
-same work, measured in the same process (ratios, not seconds, so they compare across machines).
+"""Benchmarks: each figure is ours against a baseline doing the bare minimum of the same work,
+measured in the same run, with its budget.
 
-    python benchmarks/run.py            # all
-    python benchmarks/run.py scoring    # one
-    python benchmarks/run.py --quick    # what CI runs
+    python benchmarks/run.py              # every figure (under 15 minutes on 2 cores)
+    python benchmarks/run.py stale lookup # some
+    python benchmarks/run.py --quick      # every figure at a small size (CI; asserts nothing)
+
+Prints one table and writes benchmarks/results/latest.json (the machine and every figure).
+PostgreSQL figures run on the database at LEADBOT_BENCH_DATABASE_URL, which they empty; without
+it they are skipped with the reason printed.
+
+A benchmark is a function ``(Context) -> list[Figure | Skipped]`` registered in ``BENCHMARKS``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import insert
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks import figures
+from benchmarks.common import ROOT, Context, Figure, Skipped, machine
 
-from core.config import load_config  # noqa: E402
-from core.db import Database  # noqa: E402
-from core.migrate import upgrade  # noqa: E402
-from core.models import Event, Lead  # noqa: E402
-from core.schemas import EventIn  # noqa: E402
-from core.scoring import ScoredEvent, score_lead  # noqa: E402
-from core.services.intake import record_events  # noqa: E402
+Benchmark = Callable[[Context], list[Figure | Skipped]]
 
-CONFIG = load_config(ROOT / "leadbot.example.toml")
-NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+#: Name -> benchmark, in the order a full run takes them (the million-lead seed is shared).
+BENCHMARKS: dict[str, Benchmark] = {
+    "scoring": figures.bench_scoring,
+    "speed": figures.bench_speed_to_lead,
+    "ack": figures.bench_ack,
+    "intake": figures.bench_intake,
+    "stale": figures.bench_stale_scan,
+    "lookup": figures.bench_lookup,
+    "drain": figures.bench_outbox_drain,
+}
+RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 
 
-def report(name: str, ours: float, baseline: float, what: str) -> None:
-    print(
-        f"{name:<28} {ours / baseline:7.1f}x baseline   ({what}; ours {ours * 1e3:.1f} ms,"
-        f" baseline {baseline * 1e3:.1f} ms)"
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}" if abs(value) < 1 else f"{value:.1f}"
+
+
+def table(rows: list[Figure | Skipped]) -> str:
+    header = ("figure", "ours", "baseline", "ratio", "budget", "within?")
+    lines = []
+    for row in rows:
+        if isinstance(row, Skipped):
+            lines.append((row.name, "skipped", "", "", row.reason, ""))
+            continue
+        within = {True: "yes", False: "NO", None: "-"}[row.within]
+        lines.append(
+            (
+                row.name,
+                f"{_number(row.ours)} {row.unit}",
+                f"{_number(row.baseline)} {row.unit}" if row.baseline is not None else "-",
+                f"{row.ratio:.2f}" if row.ratio is not None else "-",
+                row.budget,
+                within,
+            )
+        )
+    widths = [max(len(str(r[i])) for r in [header, *lines]) for i in range(len(header))]
+    out = [" | ".join(str(v).ljust(w) for v, w in zip(header, widths, strict=True))]
+    out.append("-+-".join("-" * w for w in widths))
+    out += [" | ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)) for r in lines]
+    return "\n".join(out)
+
+
+def main(argv: list[str]) -> int:
+    quick = "--quick" in argv
+    names = [arg for arg in argv if arg != "--quick"]
+    unknown = [name for name in names if name not in BENCHMARKS]
+    if unknown:
+        print(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+        return 2
+    started = time.monotonic()
+    rows: list[Figure | Skipped] = []
+    with tempfile.TemporaryDirectory(prefix="leadbot-bench-") as scratch:
+        context = Context(quick=quick, scratch=Path(scratch))
+        try:
+            for name in names or list(BENCHMARKS):
+                began = time.monotonic()
+                print(f"running {name}...", flush=True)
+                found = BENCHMARKS[name](context) or []
+                rows += found
+                for row in found:
+                    if isinstance(row, Skipped):
+                        print(f"  skipped {row.name}: {row.reason}", flush=True)
+                print(f"  {name} took {time.monotonic() - began:.0f} s", flush=True)
+        finally:
+            for closer in context.cache.get("closers", []):
+                closer()
+    elapsed = time.monotonic() - started
+    print()
+    print(table(rows))
+    print(f"\n{'quick' if quick else 'full'} run: {elapsed:.0f} s")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "quick": quick,
+                "seconds": round(elapsed, 1),
+                "machine": machine(context.pg_url),
+                "figures": [r.as_dict() for r in rows if isinstance(r, Figure)],
+                "skipped": [
+                    {"name": r.name, "reason": r.reason} for r in rows if isinstance(r, Skipped)
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
     )
+    print(f"saved {RESULTS.relative_to(ROOT)}")
+    return 0
 
-
-def bench_scoring() -> None:
-    """Scoring 2000 events with decay, reasons and fit rules vs summing their raw points."""
-    kinds = list(CONFIG.scoring.events) + list(CONFIG.scoring.product_events)
-    events = [ScoredEvent(kinds[i % len(kinds)], NOW - timedelta(hours=i)) for i in range(2000)]
-    lead = {"title": "VP Sales", "company_size": 500, "country": "DE"}
-    table = {**CONFIG.scoring.events, **CONFIG.scoring.product_events}
-    ours = best_of(lambda: [score_lead(CONFIG.scoring, lead, events, NOW) for _ in range(20)])
-    baseline = best_of(lambda: [sum(table.get(e.type, 0) for e in events) for _ in range(20)])
-    report("scoring", ours, baseline, "20 x 2000 events")
-
-
-def bench_intake() -> None:
-    """A 1000-event batch through record_events (dedupe, lead creation, locking, re-scoring,
-    qualification) vs inserting the same rows with one bare INSERT, on SQLite."""
-    with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{Path(tmp) / 'bench.db'}"
-        upgrade(url)
-        db = Database(url)
-        rounds = iter(range(10_000))
-
-        def ours() -> None:
-            n = next(rounds)
-            batch = [
-                EventIn(
-                    email=f"lead{i % 50}-{n}@example.com", type="page_view", event_id=f"{n}-{i}"
-                )
-                for i in range(1000)
-            ]
-            with db.transaction() as session:
-                record_events(session, batch, config=CONFIG, now=NOW)
-
-        def baseline() -> None:
-            n = next(rounds)
-            with db.transaction() as session:
-                ids = [
-                    session.execute(
-                        insert(Lead).values(
-                            email=f"raw{i}-{n}@example.com",
-                            stage="lead",
-                            properties={},
-                            stage_changed_at=NOW,
-                            created_at=NOW,
-                            updated_at=NOW,
-                            version=1,
-                            fit=0,
-                            grade="D",
-                            engagement=0,
-                            product=0,
-                            score_reasons=[],
-                        )
-                    ).inserted_primary_key[0]
-                    for i in range(50)
-                ]
-                session.execute(
-                    insert(Event),
-                    [
-                        {
-                            "lead_id": ids[i % 50],
-                            "type": "page_view",
-                            "event_id": f"raw-{n}-{i}",
-                            "occurred_at": NOW,
-                            "received_at": NOW,
-                            "properties": {},
-                        }
-                        for i in range(1000)
-                    ],
-                )
-
-        report("intake (1000 events)", best_of(ours), best_of(baseline), "SQLite, 50 new leads")
-        db.dispose()
-
-
-BENCHMARKS = {"scoring": bench_scoring, "intake": bench_intake}
 
 if __name__ == "__main__":
-    # --quick: every benchmark once, to show they still run (CI); the figures are the same kind.
-    args = [arg for arg in sys.argv[1:] if arg != "--quick"]
-    unknown = [name for name in args if name not in BENCHMARKS]
-    if unknown:
-        sys.exit(f"unknown benchmark {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
-    for name in args or list(BENCHMARKS):
-        BENCHMARKS[name]()
+    sys.exit(main(sys.argv[1:]))

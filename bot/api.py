@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
 from bot.metrics import Metrics
 from bot.runtime import Runtime
+from bot.usecase import run_for_http
 from core.db import with_retry
 from core.lifecycle import Stage
-from core.models import Lead
 from core.schemas import (
     MAX_DB_ID,
     EventBatch,
@@ -24,6 +25,8 @@ from core.schemas import (
     LeadIn,
     LeadOut,
     LeadPage,
+    check_storable,
+    unstorable,
 )
 from core.services import intake, leads
 from core.services.apikeys import verify_key
@@ -47,6 +50,8 @@ def check_key(rt: Runtime, authorization: str | None) -> tuple[str | None, str |
     scheme, _, presented = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         return None, "missing API key: send Authorization: Bearer <key>"
+    if unstorable(presented):  # no key holds a NUL, and PostgreSQL could not look it up
+        return None, "unknown or revoked API key"
     with rt.db.transaction() as session:
         key = verify_key(session, presented.strip())
         if key is None:
@@ -147,20 +152,22 @@ def _qualified(request: Request, qualified: list[intake.Qualified]) -> None:
 @router.get("/leads/{lead_id}", responses={404: {"description": "No such lead"}})
 def get_lead(lead_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)], request: Request) -> LeadDetail:
     """One lead with its stage history, latest BANT answers and opportunity."""
-    with runtime(request).db.transaction() as session:
-        lead = session.get(Lead, lead_id)
-        if lead is None:
-            raise HTTPException(404, f"no lead with id {lead_id}")
-        return leads.lead_detail(session, lead, runtime(request).now())
+    return run_for_http(
+        runtime(request),
+        lambda session: leads.lead_detail(
+            session, leads.get_lead(session, lead_id), runtime(request).now()
+        ),
+        wake=False,
+    )
 
 
 @router.get("/leads")
 def list_leads(
     request: Request,
-    email: Annotated[str | None, Query(max_length=320)] = None,
+    email: Annotated[str | None, Query(max_length=320), AfterValidator(check_storable)] = None,
     stage: Stage | None = None,
     limit: Annotated[int, Query(ge=1, le=leads.MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=100)] = None,
+    cursor: Annotated[str | None, Query(max_length=100), AfterValidator(check_storable)] = None,
 ) -> LeadPage:
     """A page of leads in id order; pass ``next_cursor`` back as ``cursor`` for the next page."""
     with runtime(request).db.transaction() as session:

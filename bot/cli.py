@@ -9,10 +9,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
+from bot import preflight
 from bot.runtime import Runtime, utcnow
 from core.config import ConfigError, Settings, WorkspaceConfig, describe, load_config
 from core.db import Database
+from core.schemas import unstorable
 
 
 class UsageError(Exception):
@@ -24,6 +27,13 @@ def settings() -> Settings:
         return Settings()
     except ValidationError as exc:
         raise UsageError("; ".join(describe(exc))) from exc
+
+
+def database_url() -> str:
+    """``LEADBOT_DATABASE_URL``, once it parses and the database answers."""
+    url = settings().database_url
+    preflight.database(url)
+    return url
 
 
 def workspace(path: str | None = None) -> WorkspaceConfig:
@@ -43,9 +53,9 @@ def workspace(path: str | None = None) -> WorkspaceConfig:
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
 
-    url = settings().database_url
+    url = database_url()
     upgrade(url)
-    print(f"database at head ({_safe_url(url)})")
+    print(f"database at head ({preflight.safe_url(url)})")
     return 0
 
 
@@ -95,7 +105,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.server import build_slack, create_app
+    from bot.server import build_slack, build_webhooks, create_app
     from core.migrate import upgrade
 
     env = settings()
@@ -105,21 +115,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
     else:
         require(env.slack_signing_secret, "SLACK_SIGNING_SECRET")
     config = workspace()
-    upgrade(env.database_url)
-    runtime = Runtime(settings=env, config=config, db=Database(env.database_url))
+    url = database_url()
+    host = args.host or env.host
+    port = args.port or env.port
+    preflight.port(host, port)
+    assert env.slack_bot_token is not None
+    preflight.slack(env.slack_bot_token, env.slack_api_url)
+    upgrade(url)
+    runtime = Runtime(settings=env, config=config, db=Database(url))
     slack = build_slack(runtime)
     scheduler = None
     if not args.no_scheduler:
         from bot.scheduler import build_scheduler
 
         scheduler = build_scheduler(runtime)
-    app = create_app(runtime, slack, scheduler)
+    app = create_app(runtime, slack, scheduler, build_webhooks(runtime))
     if args.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
+        from slack_sdk.errors import SlackApiError
 
-        SocketModeHandler(slack.bolt, env.slack_app_token).connect()  # type: ignore[no-untyped-call]
-    host = args.host or env.host
-    port = args.port or env.port
+        try:
+            SocketModeHandler(slack.bolt, env.slack_app_token).connect()  # type: ignore[no-untyped-call]
+        except SlackApiError as exc:
+            raise UsageError(
+                f"Slack refused the app token ({exc.response.get('error')}); check SLACK_APP_TOKEN"
+            ) from None
     mode = "Socket Mode" if args.socket_mode else f"http://{host}:{port}/slack/events"
     print(f"leadbot listening on http://{host}:{port} (Slack: {mode})", flush=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -135,6 +155,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
     from bot.server import build_slack
+    from bot.webhook_cli import drain_both
 
     env = settings()
     require(env.slack_bot_token, "SLACK_BOT_TOKEN")
@@ -147,7 +168,11 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         if at.tzinfo is None:
             raise UsageError(f"--at {args.at!r} needs a UTC offset, like 2026-11-23T09:00:00+01:00")
     config = workspace()
-    db = Database(env.database_url)
+    from core.migrate import upgrade
+
+    url = database_url()
+    upgrade(url)  # a no-op at head; a fresh database gets its tables instead of an error
+    db = Database(url)
     try:
         runtime = Runtime(settings=env, config=config, db=db, clock=lambda: at)
         slack = build_slack(runtime, verify_token=False)
@@ -159,20 +184,26 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             print(
                 f"outbox: {slack.notifier.retry_given_up()} given-up notification(s) queued again"
             )
-        report = slack.notifier.drain()
+        report, hooks = drain_both(runtime, slack.notifier)
         print(f"outbox: sent {report.sent}, failed {report.failed}")
         for line in report.errors:
             print(f"  {line}", file=sys.stderr)
+        if hooks.delivered or hooks.failed:  # silent when no webhook was due
+            print(f"webhooks: delivered {hooks.delivered}, failed {hooks.failed}")
+        for line in hooks.errors:
+            print(f"  {line}", file=sys.stderr)
     finally:
         db.dispose()
-    return 1 if report.failed else 0
+    return 1 if report.failed or hooks.failed else 0
 
 
 def cmd_api_key(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
     from core.services import apikeys
 
-    url = settings().database_url
+    if getattr(args, "name", None) and unstorable(args.name):
+        raise UsageError("a key name must be UTF-8 text without NUL characters")
+    url = database_url()
     upgrade(url)  # a fresh database works straight away (a no-op at head)
     db = Database(url)
     try:
@@ -208,21 +239,28 @@ def cmd_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    env = settings()
     config = workspace()
     from core.migrate import upgrade
 
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with _progress(enabled=sys.stdout.isatty()) as progress:
             report = import_csv(
-                db, path, config=config, now=utcnow(), dry_run=args.dry_run, progress=progress
+                db,
+                path,
+                config=config,
+                now=utcnow(),
+                dry_run=args.dry_run,
+                progress=progress,
+                encoding=args.encoding,
             )
     except ImportError_ as exc:
         raise UsageError(f"{path}: {exc}") from exc
     finally:
         db.dispose()
+    print(f"read as {report.encoding} ({report.encoding_source})")
     if args.dry_run:
         print("dry run: nothing was written to the database")
     if report.merged:
@@ -258,12 +296,6 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
             bar.update(task, completed=done, total=total)
 
         yield update
-
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
 
 
 # --- parser ----------------------------------------------------------------------------------
@@ -332,7 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument(
         "--dry-run", action="store_true", help="validate and report, write nothing"
     )
+    importer.add_argument(
+        "--encoding",
+        metavar="NAME",
+        help="the file's encoding, like utf-8, cp1252 or latin-1 (default: detected)",
+    )
     importer.set_defaults(func=cmd_import)
+
+    from bot.webhook_cli import add_parser as add_webhook_parser
+
+    add_webhook_parser(commands)
 
     sandbox = commands.add_parser(
         "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"
@@ -346,9 +387,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except UsageError as exc:
+    except (UsageError, preflight.StartupError) as exc:
         print(f"leadbot: {exc}", file=sys.stderr)
         return 2
+    except SQLAlchemyError as exc:  # the database went away or refused mid-command
+        print(f"leadbot: database error: {preflight.first_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -8,11 +8,11 @@ from collections.abc import Iterator
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from core.db import Database
-from core.models import Lead, Outbox
+from core.models import Lead, Outbox, WebhookDelivery, WebhookEndpoint
 
 
 class LeadCounts(Collector):
@@ -62,6 +62,54 @@ class LeadCounts(Collector):
         return counts, int(waiting or 0), int(given_up or 0)
 
 
+class WebhookCounts(Collector):
+    """Deliveries by state and endpoints by state, from the database (every process agrees)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            deliveries, endpoints = self._count()
+        except SQLAlchemyError:  # leadbot_database_up says so
+            return
+        by_state = GaugeMetricFamily(
+            "leadbot_webhook_deliveries",
+            "Webhook deliveries (one per event and endpoint) by state: delivered, pending "
+            "(not tried yet), retrying (the last attempt failed), given_up (failed for 3 days)",
+            labels=["state"],
+        )
+        for state in ("delivered", "pending", "retrying", "given_up"):
+            by_state.add_metric([state], deliveries.get(state, 0))
+        hooks = GaugeMetricFamily(
+            "leadbot_webhook_endpoints", "Webhook endpoints by state", labels=["state"]
+        )
+        for state in ("enabled", "disabled"):
+            hooks.add_metric([state], endpoints.get(state, 0))
+        yield by_state
+        yield hooks
+
+    def _count(self) -> tuple[dict[str, int], dict[str, int]]:
+        d = WebhookDelivery
+        state = case(
+            (d.delivered_at.is_not(None), "delivered"),
+            (d.failed_at.is_not(None), "given_up"),
+            (d.last_error.is_not(None), "retrying"),
+            else_="pending",
+        )
+        enabled = case((WebhookEndpoint.disabled_at.is_(None), "enabled"), else_="disabled")
+        with self.db.transaction() as session:
+            deliveries = {
+                str(k): int(n)
+                for k, n in session.execute(select(state, func.count()).group_by(state))
+            }
+            endpoints = {
+                str(k): int(n)
+                for k, n in session.execute(select(enabled, func.count()).group_by(enabled))
+            }
+        return deliveries, endpoints
+
+
 class Metrics:
     """One registry per app, so tests can build many apps in one process."""
 
@@ -94,4 +142,11 @@ class Metrics:
             ["stage", "team"],
             registry=self.registry,
         )
+        self.webhook_attempts = Counter(
+            "leadbot_webhook_attempts",
+            "Webhook delivery attempts made by this process, by result (delivered, failed)",
+            ["result"],
+            registry=self.registry,
+        )
         self.registry.register(LeadCounts(db))
+        self.registry.register(WebhookCounts(db))

@@ -8,11 +8,12 @@ from bot.views import ids
 from bot.views.alerts import LeadCard
 from bot.views.cards import HistoryLine, LeadDetails
 from core import access
+from core.access import Action
 from core.config import WorkspaceConfig
-from core.lifecycle import OPEN, QUALIFIED, Stage
 from core.models import Lead
 from core.services import leads as lead_queries
-from core.services.handoff import stage_entry
+from core.services import qualification
+from core.services.stages import stage_entry
 
 
 def card_of(lead: Lead) -> LeadCard:
@@ -35,28 +36,24 @@ def card_of(lead: Lead) -> LeadCard:
     )
 
 
+#: Every button a lead card may show, in the order it shows them.
+BUTTONS: tuple[tuple[Action, str, str], ...] = (
+    (Action.ACCEPT, ids.ACCEPT, "Accept"),
+    (Action.REJECT, ids.REJECT, "Reject"),
+    (Action.QUALIFY, ids.QUALIFY, "Qualify"),
+    (Action.OPPORTUNITY, ids.OPPORTUNITY, "Opportunity"),
+    (Action.NURTURE, ids.NURTURE, "Nurture"),
+    (Action.ASSIGN, ids.ASSIGN, "Assign"),
+)
+
+
 def actions_for(config: WorkspaceConfig, viewer: str, lead: Lead) -> list[tuple[str, str]]:
     """The buttons ``viewer`` may use on ``lead`` now."""
-    stage = Stage(lead.stage)
-    works = access.can_work_lead(config, viewer, lead.owner, lead.team)
-    handles = access.can_handle_alert(config, viewer, lead.team)
-    manager = (
-        access.is_team_manager(config, viewer, lead.team)
-        if lead.team
-        else config.is_manager(viewer)
-    )
-    buttons: list[tuple[str, str]] = []
-    if stage in QUALIFIED and handles:
-        buttons += [(ids.ACCEPT, "Accept"), (ids.REJECT, "Reject"), (ids.QUALIFY, "Qualify")]
-    if stage is Stage.SAL and works:
-        buttons.append((ids.QUALIFY, "Qualify"))
-    if stage is Stage.SQL and works:
-        buttons.append((ids.OPPORTUNITY, "Opportunity"))
-    if stage in OPEN and stage not in QUALIFIED and works:
-        buttons.append((ids.NURTURE, "Nurture"))
-    if stage in OPEN and manager:
-        buttons.append((ids.ASSIGN, "Assign"))
-    return buttons
+    return [
+        (action_id, label)
+        for action, action_id, label in BUTTONS
+        if access.offered(action, config, viewer, lead)
+    ]
 
 
 def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfig) -> LeadDetails:
@@ -80,11 +77,7 @@ def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfi
         stage_since=entry.at if entry else lead.stage_changed_at,
         history=history,
         bant={
-            "budget": bant.budget,
-            "budget_amount": bant.budget_amount,
-            "authority": bant.authority,
-            "need": bant.need,
-            "timeline": bant.timeline,
+            **{name: getattr(bant, name) for name in qualification.FIELDS},
             "met": bant.met,
             "actor": bant.actor,
         }

@@ -26,6 +26,7 @@ from bot.notifier import Notifier, NotifierWorker
 from bot.presence import SlackPresence, presence_client
 from bot.runtime import Runtime
 from bot.slack_http import build_web_client, mount_slack
+from bot.webhooks import Dispatcher, WebhookWorker
 from core.config import key_path
 
 MAX_BODY = 1024 * 1024
@@ -107,19 +108,33 @@ def build_slack(runtime: Runtime, *, verify_token: bool = True) -> SlackSide:
     )
 
 
+def build_webhooks(runtime: Runtime) -> WebhookWorker:
+    """The webhook delivery threads, woken by every commit that queues something."""
+    worker = WebhookWorker(Dispatcher(runtime))
+    runtime.outbox_listeners.append(worker.wake)
+    return worker
+
+
 def create_app(
-    runtime: Runtime, slack: SlackSide | None = None, scheduler: BaseScheduler | None = None
+    runtime: Runtime,
+    slack: SlackSide | None = None,
+    scheduler: BaseScheduler | None = None,
+    webhooks: WebhookWorker | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if slack:
             slack.worker.start()
             slack.worker.wake()  # whatever was queued while we were down
+        if webhooks:
+            webhooks.start()
         if scheduler:
             scheduler.start()
         yield
         if scheduler:
             scheduler.shutdown()
+        if webhooks:
+            webhooks.stop()
         if slack:
             slack.worker.stop()
 
@@ -132,6 +147,10 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.metrics = metrics = Metrics(runtime.db)
+    if webhooks:
+        webhooks.dispatcher.on_outcome = lambda _attempt, outcome: metrics.webhook_attempts.labels(
+            "delivered" if outcome.ok else "failed"
+        ).inc()
 
     @app.exception_handler(RequestValidationError)
     async def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -182,6 +201,6 @@ def create_app(
 
     app.include_router(api.router)
     if slack:
-        mount_slack(app, slack.bolt)
+        mount_slack(app, slack.bolt, signing_secret=runtime.settings.slack_signing_secret)
     app.add_middleware(BodyLimit)
     return app

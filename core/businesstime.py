@@ -20,6 +20,7 @@ The model, in one place:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -165,6 +166,7 @@ def _wall(instant: datetime, zone: ZoneInfo) -> datetime:
     return instant.astimezone(zone).replace(tzinfo=None)
 
 
+@functools.lru_cache(maxsize=8192)  # pure; every lead's SLA maths asks about the same few days
 def _reach(day: date, clock: time, zone: ZoneInfo) -> datetime:
     """The first instant (UTC) at which the wall clock in ``zone`` reads ``day`` ``clock`` or
     later: the first occurrence of a repeated time, the jump itself for a skipped one."""

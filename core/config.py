@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", alias="LEADBOT_SLACK_API_URL")
     host: str = Field("127.0.0.1", alias="LEADBOT_HOST")
     port: int = Field(3000, alias="LEADBOT_PORT", ge=1, le=65535)
+    # Seconds each webhook delivery attempt may take (connect, and each wait for the answer).
+    webhook_timeout: float = Field(10.0, alias="LEADBOT_WEBHOOK_TIMEOUT", gt=0, le=60)
 
 
 # --- building blocks -------------------------------------------------------------------------

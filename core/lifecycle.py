@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from core.refusals import Refusal
+
 
 class Stage(StrEnum):
     LEAD = "lead"
@@ -33,7 +35,7 @@ QUALIFIED = frozenset({Stage.MQL, Stage.PQL})
 OPEN = frozenset({Stage.MQL, Stage.PQL, Stage.SAL, Stage.SQL})
 
 
-class IllegalTransition(Exception):
+class IllegalTransition(Refusal):
     """A move the transition table does not allow; the message names the current stage."""
 
     def __init__(self, current: Stage, target: Stage) -> None:

@@ -125,6 +125,36 @@ class ReminderOwner(_Reminder):
 
 
 @dataclass(frozen=True)
+class DigestRule:
+    """The week's worst scoring rule: ``bad_fit`` of ``decided`` leads it scored were rejected
+    as a bad fit, against ``overall_bad_fit`` of ``overall_decided``."""
+
+    rule: str
+    bad_fit: int
+    decided: int
+    overall_bad_fit: int
+    overall_decided: int
+
+
+@dataclass(frozen=True)
+class DigestSource:
+    name: str | None
+    accepted: int
+    decided: int
+
+
+@dataclass(frozen=True)
+class DigestWeek:
+    """What the digest says about the last 7 days (see ``core.services.outcomes``)."""
+
+    since: str
+    decided: int
+    worst_rule: DigestRule | None
+    best_source: DigestSource | None
+    worst_source: DigestSource | None
+
+
+@dataclass(frozen=True)
 class Digest:
     """Yesterday's numbers and the funnel series for the marketing channel; once per day."""
 
@@ -142,6 +172,7 @@ class Digest:
     breaches: int
     breach_leads: tuple[int, ...]
     series: dict[str, Any]
+    week: DigestWeek | None = None  # None: too few verdicts (and in digests queued before it)
 
     @property
     def dedupe_key(self) -> str | None:
@@ -177,6 +208,22 @@ class RoutingFallback:
         return f"{self.KIND}:{self.transition_id}"
 
 
+@dataclass(frozen=True)
+class WebhookDisabled:
+    """Tell marketing that a webhook endpoint was disabled (410 Gone, or 3 days of failures);
+    once per disabling, ``disabled_at`` telling one from the next."""
+
+    KIND: ClassVar[str] = "webhook_disabled"
+    endpoint_id: int
+    url: str
+    reason: str
+    disabled_at: str
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.endpoint_id}:{self.disabled_at}"
+
+
 def digest_key(day: str) -> str:
     """One digest per UTC day (``day`` in ISO form)."""
     return f"digest:{day}"
@@ -194,6 +241,7 @@ Message = (
     | Digest
     | OfferDm
     | RoutingFallback
+    | WebhookDisabled
 )
 Reminder = ReminderThread | ReminderEscalation | ReminderOwner
 
@@ -211,6 +259,7 @@ TYPES: dict[str, type[Message]] = {
         Digest,
         OfferDm,
         RoutingFallback,
+        WebhookDisabled,
     )
 }
 _ADAPTERS: dict[type[Message], TypeAdapter[Any]] = {cls: TypeAdapter(cls) for cls in TYPES.values()}

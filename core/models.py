@@ -366,4 +366,62 @@ class OwnerChange(Base):
 # --- outgoing webhooks -------------------------------------------------------------------------
 
 
+class WebhookEndpoint(Base):
+    """A receiver of signed events. The secret lives only here; it is shown once, at ``add``."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str | None] = mapped_column(String(300))
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    # Since when every attempt has failed (cleared by any success): 3 days of it disables.
+    failing_since: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class WebhookEvent(Base):
+    """One event as it was when it happened: the exact body every endpoint is sent, signed."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    type: Mapped[str] = mapped_column(String(50))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "lead_id"),)
+
+
+class WebhookDelivery(Base):
+    """The outbox row of one event for one endpoint, delivered in order per (lead, endpoint)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(ForeignKey("webhook_endpoints.id", ondelete="CASCADE"))
+    lead_id: Mapped[int | None] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None]
+    last_status: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    # Tried for 3 days without success: kept for `webhook deliveries --failed` and `retry`.
+    failed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(None, "delivered_at", "next_attempt_at"),
+        Index(None, "endpoint_id", "lead_id", "delivered_at"),
+        Index(None, "event_id"),
+    )
+
+
 # --- learned scoring: model versions -----------------------------------------------------------

@@ -30,11 +30,30 @@ MAX_BATCH = 1000
 MAX_DB_ID = 2**63 - 1
 
 
+def unstorable(text: str) -> str | None:
+    """Why ``text`` cannot be stored on every engine, or None. PostgreSQL refuses NUL in text,
+    and a lone UTF-16 surrogate (JSON's ``"\\udfff"``) has no UTF-8 encoding, so neither engine
+    can store it or send it back. The one rule for every text that comes in."""
+    if "\x00" in text:
+        return "must not contain NUL characters"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "must be valid Unicode text (a lone surrogate such as \\udfff cannot be stored)"
+    return None
+
+
+def check_storable(value: Any) -> Any:
+    """A validator: strings that :func:`unstorable` refuses raise ``ValueError``."""
+    if isinstance(value, str) and (why := unstorable(value)):
+        raise ValueError(why)
+    return value
+
+
 def _clean_text(value: Any) -> Any:
-    """Trim strings; an empty string means 'no value'. NUL cannot be stored in PostgreSQL text."""
+    """Trim strings; an empty string means 'no value'."""
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("must not contain NUL characters")
+        check_storable(value)
         return value.strip() or None
     return value
 
@@ -61,7 +80,7 @@ def _properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
     if len(value) > MAX_PROPERTIES:
         raise ValueError(f"at most {MAX_PROPERTIES} keys (got {len(value)})")
     for key in value:
-        if not key or len(key) > 100 or "\x00" in key:
+        if not key or len(key) > 100:
             raise ValueError(f"property names must be 1 to 100 characters ({key[:20]!r})")
     _check_json_text(value)
     return value
@@ -70,22 +89,24 @@ def _properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
 MAX_DEPTH = 16
 
 
-def _check_json_text(value: Any, depth: int = 0) -> None:
-    """JSON every engine stores and returns unchanged: no NUL, no NaN/Infinity, bounded nesting."""
+def _check_json_text(value: Any, depth: int = 0, path: str = "") -> None:
+    """JSON every engine stores and returns unchanged: only storable text (keys and values), no
+    NaN/Infinity, bounded nesting. The message names where, as ``a.b[2]``."""
+    where = f" (at {path})" if path else ""
     if depth > MAX_DEPTH:
         raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
-    if isinstance(value, str) and "\x00" in value:
-        raise ValueError("values must not contain NUL characters")
+    if isinstance(value, str) and (why := unstorable(value)):
+        raise ValueError(f"values {why}{where}")
     if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError("numbers must be finite (no NaN or Infinity)")
+        raise ValueError(f"numbers must be finite (no NaN or Infinity){where}")
     if isinstance(value, dict):
         for key, item in value.items():
-            if isinstance(key, str) and "\x00" in key:
-                raise ValueError("keys must not contain NUL characters")
-            _check_json_text(item, depth + 1)
+            if isinstance(key, str) and (why := unstorable(key)):
+                raise ValueError(f"keys {why}{where}")
+            _check_json_text(item, depth + 1, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list):
-        for item in value:
-            _check_json_text(item, depth + 1)
+        for index, item in enumerate(value):
+            _check_json_text(item, depth + 1, f"{path}[{index}]")
 
 
 Email = Annotated[EmailStr, AfterValidator(str.lower), Field(max_length=320)]

@@ -1,8 +1,10 @@
-"""Buttons: Accept and Reject on an alert."""
+"""Buttons: Accept and Reject on an alert; Qualify, Opportunity, Assign and Nurture on lead
+cards, App Home and reminders."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from slack_bolt import Ack, App, Respond
@@ -10,11 +12,10 @@ from slack_sdk import WebClient
 
 from bot.handlers import modals
 from bot.runtime import Runtime
+from bot.usecase import run_or_tell
 from bot.views import ids
-from bot.views.alerts import reject_modal
-from core.lifecycle import IllegalTransition, Stage
+from core.lifecycle import Stage
 from core.services import handoff, leadops
-from core.services.stages import Conflict
 
 Body = dict[str, Any]
 
@@ -37,64 +38,39 @@ def register(app: App, runtime: Runtime) -> None:
     @app.action(ids.ACCEPT)
     def on_accept(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
         ack()
-        try:
-            with runtime.db.transaction() as session:
-                handoff.accept(
-                    session,
-                    lead_id_of(body),
-                    actor=body["user"]["id"],
-                    config=runtime.config,
-                    now=runtime.now(),
-                )
-        except (handoff.Refused, Conflict, IllegalTransition) as refusal:
-            tell(respond, client, body, str(refusal))
-            return
-        runtime.outbox_changed()
-
-    @app.action(ids.REJECT)
-    def on_reject(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
-        ack()
-        lead_id = lead_id_of(body)
-        try:
-            with runtime.db.transaction() as session:
-                lead = handoff.check_can_reject(
-                    session, lead_id, actor=body["user"]["id"], config=runtime.config
-                )
-                name = lead.full_name
-        except handoff.Refused as refusal:
-            tell(respond, client, body, str(refusal))
-            return
-        reasons = [(reason.code, reason.label) for reason in handoff.REJECT_REASONS]
-        container = body.get("container") or {}
-        client.views_open(
-            trigger_id=body["trigger_id"],
-            view=reject_modal(
-                lead_id,
-                name,
-                reasons,
-                channel=container.get("channel_id", ""),
-                ts=container.get("message_ts", ""),
+        run_or_tell(
+            runtime,
+            partial(tell, respond, client, body),
+            lambda session: handoff.accept(
+                session,
+                lead_id_of(body),
+                actor=body["user"]["id"],
+                config=runtime.config,
+                now=runtime.now(),
             ),
         )
 
 
 def register_lead_buttons(app: App, runtime: Runtime) -> None:
-    """Qualify, Opportunity, Assign, Nurture: on lookup cards, App Home and reminders."""
+    """Reject, Qualify, Opportunity, Assign open their modals; Nurture acts at once."""
 
-    def opener(build: Callable[[Runtime, int, str], dict[str, Any]]) -> Callable[..., None]:
+    def opener(build: modals.Builder) -> Callable[..., None]:
         def on_click(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
             ack()
-            try:
-                view = build(runtime, lead_id_of(body), body["user"]["id"])
-            except (handoff.Refused, IllegalTransition) as refusal:
-                tell(respond, client, body, str(refusal))
-                return
-            problem = modals.open_view(client, body["trigger_id"], view)
+            note = partial(tell, respond, client, body)
+            view = run_or_tell(
+                runtime,
+                note,
+                lambda session: build(runtime, session, lead_id_of(body), body["user"]["id"], body),
+                wake=False,
+            )
+            problem = view and modals.open_view(client, body["trigger_id"], view)
             if problem:
-                tell(respond, client, body, problem)
+                note(problem)
 
         return on_click
 
+    app.action(ids.REJECT)(opener(modals.reject_view))
     app.action(ids.QUALIFY)(opener(modals.bant_view))
     app.action(ids.OPPORTUNITY)(opener(modals.opportunity_view))
     app.action(ids.ASSIGN)(opener(modals.assign_view))
@@ -102,20 +78,19 @@ def register_lead_buttons(app: App, runtime: Runtime) -> None:
     @app.action(ids.NURTURE)
     def on_nurture(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
         ack()
-        try:
-            with runtime.db.transaction() as session:
-                lead = leadops.park(
-                    session,
-                    lead_id_of(body),
-                    Stage.NURTURE,
-                    actor=body["user"]["id"],
-                    reason="sent to nurture from Slack",
-                    config=runtime.config,
-                    now=runtime.now(),
-                )
-                label = f"#{lead.id} {lead.full_name}"
-        except (handoff.Refused, Conflict, IllegalTransition) as refusal:
-            tell(respond, client, body, str(refusal))
-            return
-        runtime.outbox_changed()
-        tell(respond, client, body, f"{label} is now in nurture.")
+        note = partial(tell, respond, client, body)
+        lead = run_or_tell(
+            runtime,
+            note,
+            lambda session: leadops.park(
+                session,
+                lead_id_of(body),
+                Stage.NURTURE,
+                actor=body["user"]["id"],
+                reason="sent to nurture from Slack",
+                config=runtime.config,
+                now=runtime.now(),
+            ),
+        )
+        if lead is not None:
+            note(f"#{lead.id} {lead.full_name} is now in nurture.")

@@ -16,6 +16,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.handlers import modals
 from bot.present import card_of, details_of
 from bot.runtime import Runtime
+from bot.usecase import run
 from bot.views.cards import (
     RepLine,
     StatsView,
@@ -27,15 +28,17 @@ from bot.views.cards import (
 )
 from bot.views.text import esc
 from core import access
-from core.lifecycle import IllegalTransition, Stage
-from core.services import leadops, offers, reports
-from core.services.handoff import Refused
-from core.services.stages import Conflict
+from core.lifecycle import Stage
+from core.refusals import Refusal, Refused
+from core.services import leadops, offers, outcomes, reports
 
 Command = dict[str, Any]
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
 PERIODS = {"7d": 7, "30d": 30, "90d": 90}
-REFUSALS = (Refused, Conflict, IllegalTransition)
+FORMS: dict[str, modals.Builder] = {
+    "qualify": modals.bant_view,
+    "opportunity": modals.opportunity_view,
+}
 
 
 class Usage(Exception):
@@ -75,7 +78,7 @@ def register(app: App, runtime: Runtime) -> None:
             handler(ack, command, client, words[1:])
         except Usage as exc:
             ack(**usage(exc.subcommand, exc.problem))
-        except REFUSALS as refusal:
+        except Refusal as refusal:
             ack(**text_reply(str(refusal)))
 
     @subcommand("help")
@@ -98,10 +101,18 @@ def register(app: App, runtime: Runtime) -> None:
     def lead_arg(args: list[str], name: str) -> int:
         if not args:
             raise Usage(name, "Which lead?")
-        with runtime.db.transaction() as session:
-            return leadops.find_lead(session, args[0]).id
+        return run(runtime, lambda session: leadops.find_lead(session, args[0]).id, wake=False)
 
-    def open_form(ack: Ack, command: Command, client: WebClient, view: dict[str, Any]) -> None:
+    def open_form(
+        ack: Ack, command: Command, client: WebClient, name: str, args: list[str]
+    ) -> None:
+        build = FORMS[name]
+        lead_id = lead_arg(args, name)
+        view = run(
+            runtime,
+            lambda session: build(runtime, session, lead_id, command["user_id"], command),
+            wake=False,
+        )
         ack()  # within Slack's 3 seconds; the trigger_id stays valid for views.open after it
         problem = modals.open_view(client, command["trigger_id"], view)
         if problem:  # through the command's response_url: only the user sees it, anywhere
@@ -109,18 +120,17 @@ def register(app: App, runtime: Runtime) -> None:
 
     @subcommand("qualify")
     def on_qualify(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
-        view = modals.bant_view(runtime, lead_arg(args, "qualify"), command["user_id"])
-        open_form(ack, command, client, view)
+        open_form(ack, command, client, "qualify", args)
 
     @subcommand("opportunity")
     def on_opportunity(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
-        view = modals.opportunity_view(runtime, lead_arg(args, "opportunity"), command["user_id"])
-        open_form(ack, command, client, view)
+        open_form(ack, command, client, "opportunity", args)
 
     def park(ack: Ack, command: Command, args: list[str], to: Stage, name: str) -> None:
         lead_id = lead_arg(args, name)
-        with runtime.db.transaction() as session:
-            lead = leadops.park(
+        lead = run(
+            runtime,
+            lambda session: leadops.park(
                 session,
                 lead_id,
                 to,
@@ -128,10 +138,9 @@ def register(app: App, runtime: Runtime) -> None:
                 reason=" ".join(args[1:]) or None,
                 config=runtime.config,
                 now=runtime.now(),
-            )
-            label = f"#{lead.id} {lead.full_name}"
-        runtime.outbox_changed()
-        ack(**text_reply(f"{label} is now {to.value}."))
+            ),
+        )
+        ack(**text_reply(f"#{lead.id} {lead.full_name} is now {to.value}."))
 
     @subcommand("nurture")
     def on_nurture(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
@@ -150,17 +159,18 @@ def register(app: App, runtime: Runtime) -> None:
             raise Usage("assign", f"{args[1][:40]} is not a person; mention them, like @name.")
         owner = match.group(1) or match.group(2)
         lead_id = lead_arg(args, "assign")
-        with runtime.db.transaction() as session:
-            lead = leadops.assign(
+        lead = run(
+            runtime,
+            lambda session: leadops.assign(
                 session,
                 lead_id,
                 owner,
                 actor=command["user_id"],
                 config=runtime.config,
                 now=runtime.now(),
-            )
-            label = f"#{lead.id} {lead.full_name}"
-        runtime.outbox_changed()
+            ),
+        )
+        label = f"#{lead.id} {lead.full_name}"
         ack(**text_reply(f"{label} is now <@{owner}>'s ({lead.stage}). I let them know."))
 
     @subcommand("mine")
@@ -187,10 +197,10 @@ def register(app: App, runtime: Runtime) -> None:
                 names = ", ".join(t.name for t in config.teams)
                 raise Usage("stats", f"{word[:30]} is neither a team ({names}) nor 7d, 30d or 90d.")
         now = runtime.now()
+        since = now - timedelta(days=days)
         with runtime.db.transaction() as session:
-            funnel = reports.funnel(
-                session, config, since=now - timedelta(days=days), until=now, team=team
-            )
+            funnel = reports.funnel(session, config, since=since, until=now, team=team)
+            handoffs = outcomes.outcomes(session, config, since=since, until=now, team=team)
             caps = {r.id: r.max_open for t in config.teams for r in t.rep_entries}
             per_rep = [
                 RepLine(
@@ -203,9 +213,7 @@ def register(app: App, runtime: Runtime) -> None:
                     caps.get(r.rep),
                     r.away,
                 )
-                for r in reports.rep_stats(
-                    session, config, since=now - timedelta(days=days), until=now, team=team
-                )
+                for r in reports.rep_stats(session, config, since=since, until=now, team=team)
             ]
         ack(
             **stats_reply(
@@ -223,6 +231,7 @@ def register(app: App, runtime: Runtime) -> None:
                     breaches=len(funnel.breaches),
                     rejections=funnel.top_rejections(),
                     unrouted=funnel.unrouted,
+                    outcomes=handoffs,
                     reps=per_rep,
                 )
             )

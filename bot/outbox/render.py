@@ -20,6 +20,7 @@ from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
 from bot.views.routing import OfferLine, fallback_note, offer_block, offer_dm
+from bot.views.webhooks import endpoint_disabled
 from core.config import Team
 from core.lifecycle import QUALIFIED, Stage
 from core.messages import (
@@ -36,10 +37,11 @@ from core.messages import (
     ReminderOwner,
     ReminderThread,
     RoutingFallback,
+    WebhookDisabled,
 )
 from core.models import Lead, Offer, SlackMessage, StageTransition
-from core.services.handoff import REASONS_BY_CODE, stage_entry
-from core.services.stages import latest_transition
+from core.services.handoff import REASONS_BY_CODE
+from core.services.stages import latest_transition, stage_entry
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,11 @@ def render(runtime: Runtime, message: Message) -> Say | None:
             return _offer_dm(runtime, message)
         case RoutingFallback():
             return _fallback(runtime, message)
+        case WebhookDisabled():
+            return Post(
+                runtime.config.marketing.channel,
+                endpoint_disabled(message.endpoint_id, message.url, message.reason),
+            )
         case _:
             assert_never(message)
 

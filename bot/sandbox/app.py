@@ -24,6 +24,7 @@ from urllib.parse import parse_qs
 import httpx
 from sqlalchemy import func, select
 
+from bot import preflight
 from bot.runtime import Runtime
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.emulator import SlackEmulator
@@ -235,6 +236,7 @@ def start_sandbox(
     url = database or database_url(environ)
     if not _port_free(host, port):
         raise SandboxError(f"port {port} is in use; choose another with --port")
+    preflight.database(url)  # one line naming LEADBOT_DATABASE_URL, not a traceback
     upgrade(url)
 
     next_port = port + 1 if 0 < port < 65535 else 0

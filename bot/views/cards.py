@@ -18,7 +18,10 @@ from slack_sdk.models.blocks import (
 )
 
 from bot.views.alerts import STAGE_LABEL, LeadCard, reasons_line, score_line, who_line
+from bot.views.outcomes import outcome_blocks
 from bot.views.text import clip, duration, esc, esc_clip, mention
+from core.services.outcomes import Outcomes
+from core.services.qualification import QUESTIONS
 
 USAGE: dict[str, str] = {
     "help": "`/lead help`: what you can do",
@@ -29,7 +32,8 @@ USAGE: dict[str, str] = {
     "disqualify": "`/lead disqualify LEAD [reason]`: not a lead for us",
     "assign": "`/lead assign LEAD @user`: give a lead to a rep (managers)",
     "mine": "`/lead mine`: your open leads, oldest first",
-    "stats": "`/lead stats [team] [7d|30d|90d]`: the funnel (managers and marketing)",
+    "stats": "`/lead stats [team] [7d|30d|90d]`: the funnel, by source, campaign and scoring "
+    "rule (managers and marketing)",
     "away": "`/lead away [@user] [until YYYY-MM-DD] [reason]`: no new leads offered meanwhile",
     "back": "`/lead back [@user]`: leads are offered again",
 }
@@ -126,9 +130,11 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
             SectionBlock(
                 text=MarkdownTextObject(
                     text=(
-                        f"*BANT* ({b['met']}/4 met, by {mention(b['actor'])}): "
-                        f"budget {esc(b['budget'])}{amount} · authority {esc(b['authority'])} · "
-                        f"need {esc(b['need'])} · timeline {esc(b['timeline'])}"
+                        f"*BANT* ({b['met']}/{len(QUESTIONS)} met, by {mention(b['actor'])}): "
+                        + " · ".join(
+                            f"{q.key} {esc(b[q.key])}" + (amount if q.key == "budget" else "")
+                            for q in QUESTIONS
+                        )
                     )
                 )
             )
@@ -217,6 +223,7 @@ class StatsView:
     breaches: int
     rejections: Sequence[tuple[str, int]]
     unrouted: int
+    outcomes: Outcomes | None = None
     reps: Sequence[RepLine] = ()
 
 
@@ -270,10 +277,12 @@ def stats_reply(stats: StatsView) -> dict[str, Any]:
         f"Unrouted leads waiting: {stats.unrouted}",
     ]
     blocks = [
-        HeaderBlock(text=clip(stats.title, 150)),
-        SectionBlock(text=MarkdownTextObject(text="\n".join(lines))),
+        HeaderBlock(text=clip(stats.title, 150)).to_dict(),
+        SectionBlock(text=MarkdownTextObject(text="\n".join(lines))).to_dict(),
     ]
     if stats.reps:
         per_rep = "*Per rep*\n" + "\n".join(rep_line(r) for r in stats.reps[:40])
-        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(per_rep, 3000))))
-    return {"text": clip(stats.title, 3000), "blocks": [block.to_dict() for block in blocks]}
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(per_rep, 3000))).to_dict())
+    if stats.outcomes is not None:
+        blocks += outcome_blocks(stats.outcomes)
+    return {"text": clip(stats.title, 3000), "blocks": blocks}

@@ -14,6 +14,7 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
+from bot.views.outcomes import week_text
 from bot.views.text import clip, duration, esc
 from core.messages import Digest
 
@@ -46,6 +47,9 @@ def digest_message(numbers: Digest) -> dict[str, Any]:
         SectionBlock(block_id="numbers", text=MarkdownTextObject(text="\n".join(lines))),
         SectionBlock(block_id="reasons", text=MarkdownTextObject(text=clip(reasons, 3000))),
     ]
+    week = week_text(numbers.week)
+    if week:
+        blocks.append(SectionBlock(block_id="week", text=MarkdownTextObject(text=clip(week, 3000))))
     if breach_ids:
         listed = ", ".join(f"#{lead_id}" for lead_id in breach_ids)
         blocks.append(

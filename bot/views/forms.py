@@ -20,6 +20,7 @@ from slack_sdk.models.views import View
 
 from bot.views import ids
 from bot.views.text import clip, esc_clip
+from core.services.qualification import QUESTIONS, TEXT_LIMITS
 
 
 def _select(
@@ -66,15 +67,45 @@ def _text(
     )
 
 
-def bant_modal(
-    lead_id: int,
-    name: str,
-    options: Mapping[str, Mapping[str, str]],
-    last: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The BANT questions, prefilled with the last answers."""
+def bant_modal(lead_id: int, name: str, last: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The BANT questions, prefilled with the last answers; the amount follows the budget and
+    the free-text need follows the need."""
     last = last or {}
     amount = last.get("budget_amount")
+    after = {
+        "budget": _text(
+            "budget_amount",
+            "Budget amount (optional)",
+            str(amount) if amount else None,
+            max_length=20,
+            placeholder="e.g. 25000",
+        ),
+        "need": _text(
+            "need_text",
+            "What do they need? (optional)",
+            last.get("need_text"),
+            multiline=True,
+            max_length=TEXT_LIMITS["need_text"],
+        ),
+    }
+    blocks: list[Any] = [
+        SectionBlock(text=MarkdownTextObject(text=f"BANT for *{esc_clip(name, 200)}*"))
+    ]
+    for question in QUESTIONS:
+        blocks.append(
+            _select(question.key, question.label, question.options, last.get(question.key))
+        )
+        if question.key in after:
+            blocks.append(after[question.key])
+    blocks.append(
+        _text(
+            "notes",
+            "Notes (optional)",
+            last.get("notes"),
+            multiline=True,
+            max_length=TEXT_LIMITS["notes"],
+        )
+    )
     return View(
         type="modal",
         callback_id=ids.BANT_VIEW,
@@ -82,28 +113,7 @@ def bant_modal(
         submit="Save",
         close="Cancel",
         private_metadata=str(lead_id),
-        blocks=[
-            SectionBlock(text=MarkdownTextObject(text=f"BANT for *{esc_clip(name, 200)}*")),
-            _select("budget", "Budget", options["budget"], last.get("budget")),
-            _text(
-                "budget_amount",
-                "Budget amount (optional)",
-                str(amount) if amount else None,
-                max_length=20,
-                placeholder="e.g. 25000",
-            ),
-            _select("authority", "Authority", options["authority"], last.get("authority")),
-            _select("need", "Need", options["need"], last.get("need")),
-            _text(
-                "need_text",
-                "What do they need? (optional)",
-                last.get("need_text"),
-                multiline=True,
-                max_length=2000,
-            ),
-            _select("timeline", "Timeline", options["timeline"], last.get("timeline")),
-            _text("notes", "Notes (optional)", last.get("notes"), multiline=True, max_length=3000),
-        ],
+        blocks=blocks,
     ).to_dict()
 
 

@@ -6,6 +6,9 @@ funnel, queued once per day as an outbox row whose payload holds the numbers.
 - The numbers come from :func:`core.services.reports.funnel` over that day; *unrouted* is the
   number of leads waiting without a team when the digest is made.
 - The chart's series count stage entries per UTC day over the 30 days ending with yesterday.
+- *The week*: the 7 UTC days ending with yesterday. Its worst scoring rule and its best and worst
+  source come from :func:`core.services.outcomes.week_lines` (minimums documented there); the
+  payload's ``week`` is None when the week had fewer than ``WEEK_MIN_VERDICTS`` verdicts.
 - Once per day: the outbox row's ``dedupe_key`` is ``digest:<day>`` (unique), inserted with
   ``ON CONFLICT DO NOTHING``, so any number of runs and processes queue one digest per day.
 """
@@ -19,11 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.config import WorkspaceConfig
-from core.messages import Digest, digest_key, enqueue
+from core.messages import Digest, DigestRule, DigestSource, DigestWeek, digest_key, enqueue
 from core.models import Outbox, StageTransition
+from core.services.outcomes import WEEK_MIN_VERDICTS, GroupStats, outcomes, week_lines
 from core.services.reports import funnel
 
 CHART_DAYS = 30
+WEEK_DAYS = 7
 #: Chart series: name -> the stages whose entries it counts.
 SERIES: dict[str, tuple[str, ...]] = {
     "mql_pql": ("mql", "pql"),
@@ -83,6 +88,39 @@ def digest_numbers(session: Session, config: WorkspaceConfig, day: date) -> Dige
         breaches=len(report.breaches),
         breach_leads=tuple(sorted(report.breaches)[:10]),
         series=daily_series(session, day),
+        week=week_numbers(session, config, day),
+    )
+
+
+def _source(group: GroupStats | None) -> DigestSource | None:
+    if group is None:
+        return None
+    return DigestSource(group.name, group.accepted.count, group.accepted.total)
+
+
+def week_numbers(session: Session, config: WorkspaceConfig, day: date) -> DigestWeek | None:
+    """The week's worst rule and best and worst source, or None with too few verdicts."""
+    since, _ = day_window(day - timedelta(days=WEEK_DAYS - 1))
+    _, until = day_window(day)
+    report = outcomes(session, config, since=since, until=until)
+    lines = week_lines(report)
+    if lines.decided < WEEK_MIN_VERDICTS:
+        return None
+    rule = lines.worst_rule
+    return DigestWeek(
+        since=since.isoformat(),
+        decided=lines.decided,
+        worst_rule=None
+        if rule is None
+        else DigestRule(
+            rule=rule.rule,
+            bad_fit=rule.bad_fit.count,
+            decided=rule.bad_fit.total,
+            overall_bad_fit=report.bad_fit.count,
+            overall_decided=report.bad_fit.total,
+        ),
+        best_source=_source(lines.best_source),
+        worst_source=_source(lines.worst_source),
     )
 
 

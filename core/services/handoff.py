@@ -6,16 +6,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core import access
+from core.access import Action
 from core.config import WorkspaceConfig
 from core.lifecycle import QUALIFIED, Stage
 from core.messages import AlertRefresh, MarketingAccepted, MarketingRejected, enqueue
-from core.models import Lead, Offer, StageTransition
+from core.models import Lead, StageTransition
+from core.refusals import Refused
+from core.services.leads import current_offer, get_lead
 from core.services.owners import ACCEPTED, assigned_by, change_owner
-from core.services.stages import Conflict, latest_transition, transition
+from core.services.stages import Conflict, latest_transition, transition, waited_seconds
 
 
 @dataclass(frozen=True)
@@ -40,70 +42,13 @@ REASONS_BY_CODE = {reason.code: reason for reason in REJECT_REASONS}
 MAX_COMMENT = 2000
 
 
-class Refused(Exception):
-    """The user may not do this, or the input is wrong; the message is for the user."""
-
-
-class UnknownLead(Refused):
-    pass
-
-
-def get_lead(session: Session, lead_id: int, *, lock: bool = False) -> Lead:
-    query = select(Lead).where(Lead.id == lead_id)
-    lead = session.scalars(query.with_for_update() if lock else query).first()
-    if lead is None:
-        raise UnknownLead(f"There is no lead with id {lead_id}.")
-    return lead
-
-
-def stage_entry(session: Session, lead: Lead) -> StageTransition | None:
-    """The transition that put the lead in its current stage."""
-    return session.scalars(
-        select(StageTransition)
-        .where(StageTransition.lead_id == lead.id, StageTransition.to_stage == lead.stage)
-        .order_by(StageTransition.at.desc(), StageTransition.id.desc())
-        .limit(1)
-    ).first()
-
-
-def waited_seconds(session: Session, lead: Lead, now: datetime) -> int:
-    entry = stage_entry(session, lead)
-    start = entry.at if entry else lead.stage_changed_at
-    return max(0, int((now - start).total_seconds()))
-
-
-def _alert_lead(
-    session: Session, lead_id: int, actor: str, config: WorkspaceConfig, what: str, *, lock: bool
-) -> Lead:
-    """The lead behind an alert, if ``actor`` may act on it (reps and managers of its team)."""
-    lead = get_lead(session, lead_id, lock=lock)
-    if not access.can_handle_alert(config, actor, lead.team):
-        raise Refused(access.refusal(what, f"the {lead.team or 'sales'} team"))
-    return lead
-
-
 def accept(
     session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig, now: datetime
 ) -> StageTransition:
     """Make the lead a SAL owned by ``actor``. An unrouted lead joins the accepter's team."""
-    lead = _alert_lead(session, lead_id, actor, config, "accepting this lead", lock=True)
+    lead = get_lead(session, lead_id, lock=True)
+    access.check(Action.ACCEPT, config, actor, lead)
     return hand_over(session, lead, owner=actor, actor=actor, config=config, now=now)
-
-
-def current_offer(session: Session, lead: Lead) -> Offer | None:
-    """The open offer on the lead's current stage entry (an MQL/PQL offered to one rep)."""
-    if Stage(lead.stage) not in QUALIFIED:
-        return None
-    entry = stage_entry(session, lead)
-    if entry is None:
-        return None
-    return session.scalars(
-        select(Offer).where(Offer.transition_id == entry.id, Offer.closed_at.is_(None))
-    ).first()
-
-
-def offer_open(offer: Offer | None, now: datetime) -> bool:
-    return offer is not None and offer.closed_at is None and now < offer.until
 
 
 def check_may_accept(
@@ -113,7 +58,7 @@ def check_may_accept(
     offer = current_offer(session, lead)
     if offer is None or offer.closed_at is not None:
         return
-    if access.can_accept_offered(config, actor, lead.team, offer.rep, offer.until, now):
+    if access.can_accept_offered(config, actor, lead, offer.rep, offer.until, now):
         return
     team = config.team(lead.team)
     zone = team.zone if team else None
@@ -191,9 +136,10 @@ def check_can_reject(
     session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig
 ) -> Lead:
     """Before the Reject modal opens: the lead exists, is still waiting, and ``actor`` may act."""
-    lead = _alert_lead(session, lead_id, actor, config, "rejecting this lead", lock=False)
+    lead = get_lead(session, lead_id)
+    access.check(Action.REJECT, config, actor, lead)
     if Stage(lead.stage) not in QUALIFIED:
-        raise Refused(str(Conflict(lead, latest_transition(session, lead.id))))
+        raise Conflict(lead, latest_transition(session, lead.id))
     return lead
 
 
@@ -214,7 +160,8 @@ def reject(
     comment = (comment or "").strip() or None
     if comment and len(comment) > MAX_COMMENT:
         raise Refused(f"The comment is limited to {MAX_COMMENT} characters.")
-    lead = _alert_lead(session, lead_id, actor, config, "rejecting this lead", lock=True)
+    lead = get_lead(session, lead_id, lock=True)
+    access.check(Action.REJECT, config, actor, lead)
     waited = waited_seconds(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
     text = chosen.label + (f": {comment}" if comment else "")
     moved = transition(
@@ -225,6 +172,7 @@ def reject(
         now=now,
         reason=text,
         expect=QUALIFIED,
+        details={"reason_code": chosen.code, "comment": comment},
     )
     enqueue(session, AlertRefresh(lead.id), now=now)
     enqueue(

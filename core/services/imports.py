@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core import csvread
 from core.config import WorkspaceConfig, key_path
 from core.db import Database, with_retry
 from core.schemas import MAX_PROPERTIES, LeadIn
@@ -63,6 +64,8 @@ class ImportReport:
     merged: int = 0
     rejects_path: Path | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    encoding: str = "utf-8"
+    encoding_source: str = "valid UTF-8"  # or "given", "byte order mark", "detected", ...
 
     def summary(self) -> str:
         return f"imported {self.imported}, updated {self.updated}, rejected {self.rejected}"
@@ -88,7 +91,7 @@ def map_headers(headers: list[str]) -> dict[str, str]:
     return mapping
 
 
-def _row_to_lead(row: dict[str, str], mapping: dict[str, str]) -> dict[str, Any]:
+def _row_to_lead(row: dict[str | None, Any], mapping: dict[str, str]) -> dict[str, Any]:
     data: dict[str, Any] = {}
     properties: dict[str, str] = {}
     for header, target in mapping.items():
@@ -118,26 +121,45 @@ def _reason(error: ValidationError) -> str:
     )
 
 
-def read_rows(path: Path) -> tuple[list[str], Iterator[dict[str, str]]]:
-    handle = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.DictReader(handle)
+Row = tuple[int, dict[str | None, Any], str | None]  # line, cells by header, why unreadable
+
+
+def read_rows(
+    path: Path, encoding: str | None = None
+) -> tuple[list[str], Iterator[Row], tuple[str, str]]:
+    """The header, the rows with the line each starts on, and ``(encoding, how it was found)``:
+    ``encoding`` when given, else detected (see :mod:`core.csvread`)."""
+    data = path.read_bytes()
     try:
-        fieldnames = reader.fieldnames
-    except UnicodeDecodeError as exc:
-        handle.close()
-        raise ImportError_("the file is not UTF-8 text; save it as CSV UTF-8") from exc
-    except csv.Error as exc:
-        handle.close()
-        raise ImportError_(f"the header is not valid CSV: {exc}") from exc
-    if fieldnames is None:
-        handle.close()
+        found = (
+            (csvread.encoding_name(encoding), "given")
+            if encoding
+            else csvread.detect_encoding(data)
+        )
+        records = csvread.records(data, found[0])
+        header = next(records, None)
+    except csvread.CsvFileError as exc:
+        raise ImportError_(str(exc)) from exc
+    if header is None:
         raise ImportError_("the file is empty")
+    if header.unreadable:
+        raise ImportError_(
+            f"the header is not readable as {found[0]} ({header.unreadable}); "
+            "name the file's encoding with --encoding"
+        )
+    headers = header.cells
 
-    def rows() -> Iterator[dict[str, str]]:
-        with handle:
-            yield from reader
+    def rows() -> Iterator[Row]:
+        try:
+            for record in records:
+                cells: dict[str | None, Any] = dict(zip(headers, record.cells, strict=False))
+                if len(record.cells) > len(headers):  # as csv.DictReader: extras under None
+                    cells[None] = record.cells[len(headers) :]
+                yield record.line, cells, record.unreadable
+        except csvread.CsvFileError as exc:
+            raise ImportError_(str(exc)) from exc
 
-    return list(fieldnames), rows()
+    return headers, rows(), found
 
 
 def import_csv(
@@ -148,47 +170,43 @@ def import_csv(
     now: datetime,
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    encoding: str | None = None,
 ) -> ImportReport:
     """Validate every row, write the valid ones in chunks of :data:`CHUNK` (one transaction
     each; a dry run rolls back), and write ``<file>.rejects.csv`` with a reason column when any
-    row is rejected (a stale one from an earlier run is removed)."""
-    headers, rows = read_rows(path)
+    row is rejected (a stale one from an earlier run is removed). Rows whose bytes are not text
+    in the file's encoding are rejected alone, with the line that holds them."""
+    headers, rows, (report_encoding, how) = read_rows(path, encoding)
     mapping = map_headers(headers)
-    report = ImportReport(columns=mapping)
+    report = ImportReport(columns=mapping, encoding=report_encoding, encoding_source=how)
     reason = "reject_reason" if "reason" in headers else "reason"
     rejects: list[dict[str, str]] = []
     good: dict[str, dict[str, Any]] = {}
-    last_row: dict[str, tuple[int, dict[str, str]]] = {}
-    line = 1
-    try:
-        for line, row in enumerate(rows, start=2):
-            if None in row:  # more cells than headers
-                cells = {h: row.get(h) or "" for h in headers}
-                rejects.append({**cells, reason: f"line {line}: too many cells"})
-                continue
-            data = _row_to_lead(row, mapping)
-            try:
-                if len(data.get("properties", {})) > MAX_PROPERTIES:
-                    raise ValueError(f"more than {MAX_PROPERTIES} extra columns")
-                email = normalize_email(LeadIn.model_validate(data).email)
-                merged = _merge(good[email], data) if email in good else data
-                LeadIn.model_validate(merged)
-            except ValidationError as exc:
-                rejects.append({**row, reason: f"line {line}: {_reason(exc)}"})
-                continue
-            except ValueError as exc:
-                rejects.append({**row, reason: f"line {line}: {exc}"})
-                continue
-            if email in good:
-                report.merged += 1
-            good[email] = merged
-            last_row[email] = (line, row)
-    except UnicodeDecodeError as exc:
-        raise ImportError_(
-            f"line {line + 1} is not UTF-8 text; save the file as CSV UTF-8"
-        ) from exc
-    except csv.Error as exc:
-        raise ImportError_(f"line {line + 1} is not valid CSV: {exc}") from exc
+    last_row: dict[str, tuple[int, dict[str | None, Any]]] = {}
+    for line, row, unreadable in rows:
+        if unreadable:
+            rejects.append({**_cells(row, headers), reason: unreadable})
+            continue
+        if None in row:  # more cells than headers
+            rejects.append({**_cells(row, headers), reason: f"line {line}: too many cells"})
+            continue
+        data = _row_to_lead(row, mapping)
+        try:
+            if len(data.get("properties", {})) > MAX_PROPERTIES:
+                raise ValueError(f"more than {MAX_PROPERTIES} extra columns")
+            email = normalize_email(LeadIn.model_validate(data).email)
+            merged = _merge(good[email], data) if email in good else data
+            LeadIn.model_validate(merged)
+        except ValidationError as exc:
+            rejects.append({**_cells(row, headers), reason: f"line {line}: {_reason(exc)}"})
+            continue
+        except ValueError as exc:
+            rejects.append({**_cells(row, headers), reason: f"line {line}: {exc}"})
+            continue
+        if email in good:
+            report.merged += 1
+        good[email] = merged
+        last_row[email] = (line, row)
 
     leads = [LeadIn.model_validate(data) for data in good.values()]
     done = 0
@@ -205,7 +223,7 @@ def import_csv(
                 report.unchanged += 1
             else:
                 at, row = last_row[normalize_email(lead.email)]
-                rejects.append({**row, reason: f"line {at}: {why}"})
+                rejects.append({**_cells(row, headers), reason: f"line {at}: {why}"})
         done += len(chunk)
         if progress:
             progress(done, len(leads))
@@ -221,6 +239,10 @@ def import_csv(
     else:
         rejects_path.unlink(missing_ok=True)
     return report
+
+
+def _cells(row: dict[str | None, Any], headers: list[str]) -> dict[str, str]:
+    return {header: row.get(header) or "" for header in headers}
 
 
 Outcomes = list[tuple[Outcome, str | None]]

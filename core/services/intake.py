@@ -23,6 +23,7 @@ from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
 from core.scoring import ScoredEvent, decide, score_lead
 from core.services.offers import offer_lead
+from core.services.owners import QUALIFIED_AGAIN, change_owner
 from core.services.stages import transition
 
 #: How far ahead of our clock an event may claim to be (the sender's clock runs fast); such an
@@ -336,8 +337,9 @@ def rescore(
         now=now,
         reason=decision.rule,
         team=team_name,
-        owner=None,
     )
+    if lead.owner is not None:  # back from nurture: the team (or an offer) decides anew
+        change_owner(session, lead, to=None, actor="system", reason=QUALIFIED_AGAIN, now=now)
     enqueue_alert(session, lead, moved, now)
     offer_lead(session, lead, moved, config=config, now=now, by_status=by_status)
     return Qualified(lead.id, decision.stage, team_name, decision.rule)

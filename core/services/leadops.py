@@ -10,21 +10,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core import access
+from core.access import Action
 from core.config import WorkspaceConfig
 from core.lifecycle import OPEN, QUALIFIED, Stage
 from core.messages import AlertRefresh, AssignedDm, enqueue
 from core.models import Lead
+from core.refusals import Refused, UnknownLead
 from core.schemas import MAX_DB_ID
-from core.services.handoff import (
-    Refused,
-    UnknownLead,
-    get_lead,
-    hand_over,
-    tell_marketing_parked,
-    waited_seconds,
-)
+from core.services.handoff import hand_over, tell_marketing_parked
+from core.services.leads import get_lead
 from core.services.owners import assigned_by, change_owner
-from core.services.stages import transition
+from core.services.stages import transition, waited_seconds
 
 LOOKUP_LIMIT = 5
 
@@ -87,9 +83,7 @@ def park(
 ) -> Lead:
     """``/lead nurture`` and ``/lead disqualify``: the owner or a manager of the team."""
     lead = get_lead(session, lead_id, lock=True)
-    what = "sending this lead to nurture" if to is Stage.NURTURE else "disqualifying this lead"
-    if not access.can_work_lead(config, actor, lead.owner, lead.team):
-        raise Refused(access.refusal(what, "the lead's owner or a manager of its team"))
+    access.check(Action.NURTURE if to is Stage.NURTURE else Action.DISQUALIFY, config, actor, lead)
     text = (reason or "").strip()[:500] or ("nurture" if to is Stage.NURTURE else "disqualified")
     waiting = Stage(lead.stage) in QUALIFIED
     waited = waited_seconds(session, lead, now) if waiting else 0
@@ -112,16 +106,11 @@ def assign(
     """Managers give a lead to a rep of the team. A waiting MQL/PQL becomes their SAL; an open
     lead changes hands. The new owner gets a DM."""
     lead = get_lead(session, lead_id, lock=True)
+    access.check(Action.ASSIGN, config, actor, lead)
     if lead.team is None:
-        allowed = config.is_manager(actor)
         teams = [t for t in access.sales_teams(config, new_owner) if actor in t.managers]
     else:
-        allowed = access.is_team_manager(config, actor, lead.team)
         teams = [t for t in access.sales_teams(config, new_owner) if t.name == lead.team]
-    if not allowed:
-        raise Refused(
-            access.refusal("assigning leads", f"managers of the {lead.team or 'sales'} team")
-        )
     if not teams:
         raise Refused(f"<@{new_owner}> is not a rep or manager of the {lead.team or 'your'} team.")
     stage = Stage(lead.stage)

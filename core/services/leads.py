@@ -10,17 +10,54 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.lifecycle import Stage
-from core.models import Lead, Opportunity, Qualification, StageTransition
+from core.lifecycle import QUALIFIED, Stage
+from core.models import Lead, Offer, Opportunity, OwnerChange, Qualification, StageTransition
+from core.refusals import UnknownLead
 from core.schemas import LeadDetail, LeadOut, LeadPage
-from core.services.handoff import current_offer, offer_open
-from core.services.owners import owner_history
 
 MAX_PAGE = 200
 
 
 class BadCursor(ValueError):
     pass
+
+
+def get_lead(session: Session, lead_id: int, *, lock: bool = False) -> Lead:
+    """The lead (locked for update with ``lock``); :class:`UnknownLead` if there is none."""
+    query = select(Lead).where(Lead.id == lead_id)
+    lead = session.scalars(query.with_for_update() if lock else query).first()
+    if lead is None:
+        raise UnknownLead(f"There is no lead with id {lead_id}.")
+    return lead
+
+
+def owner_history(session: Session, lead_id: int) -> list[OwnerChange]:
+    return list(
+        session.scalars(
+            select(OwnerChange)
+            .where(OwnerChange.lead_id == lead_id)
+            .order_by(OwnerChange.at, OwnerChange.id)
+        )
+    )
+
+
+def current_offer(session: Session, lead: Lead) -> Offer | None:
+    """The open offer on the lead's current stage entry (an MQL/PQL offered to one rep)."""
+    # Imported here: stages reaches this module through the webhook events it records.
+    from core.services.stages import stage_entry
+
+    if Stage(lead.stage) not in QUALIFIED:
+        return None
+    entry = stage_entry(session, lead)
+    if entry is None:
+        return None
+    return session.scalars(
+        select(Offer).where(Offer.transition_id == entry.id, Offer.closed_at.is_(None))
+    ).first()
+
+
+def offer_open(offer: Offer | None, now: datetime) -> bool:
+    return offer is not None and offer.closed_at is None and now < offer.until
 
 
 def lead_out(lead: Lead) -> LeadOut:

@@ -25,9 +25,10 @@ from core.db import insert_or_ignore
 from core.lifecycle import OPEN
 from core.messages import AlertRefresh, OfferDm, RoutingFallback, enqueue
 from core.models import AwayPeriod, Lead, Offer, Rotation, StageTransition
+from core.refusals import Refused
 from core.routing import Candidate, Choice, choose_rep
-from core.services.handoff import Refused, stage_entry
 from core.services.owners import WINDOW_ENDED, change_owner
+from core.services.stages import stage_entry
 
 OPEN_VALUES = tuple(stage.value for stage in OPEN)
 
@@ -149,26 +150,20 @@ def offer_lead(
     now: datetime,
     by_status: Mapping[str, str] | None = None,
 ) -> Choice | None:
-    """Offer a lead that just became an MQL/PQL (``moved``) to one rep of its team, when the
-    team assigns by round robin or the lead's company already has an owner on the team. Returns
-    the choice (None when the team simply claims its leads, as before)."""
+    """Offer a lead that just became an MQL/PQL (``moved``) to one rep of a round-robin team:
+    the owner of its company's open lead when they can take it, else the rotation's pick.
+    Returns the choice (None when the team simply claims its leads, as before)."""
     team = config.team(lead.team)
-    if team is None or not team.reps:
-        return None
+    if team is None or team.assign != "round_robin" or not team.reps:
+        return None  # a claim team: the first to click Accept, as always
     owner = account_owner(session, lead) if config.routing.match_accounts else None
-    round_robin = team.assign == "round_robin"
-    if not round_robin and owner is None:
-        return None
-    rotation = _locked_rotation(session, team.name, now) if round_robin else None
+    rotation = _locked_rotation(session, team.name, now)
     people = candidates(session, team, now, by_status or {})
-    choice = choose_rep(people, rotation.state if rotation else {}, account_owner=owner)
+    choice = choose_rep(people, rotation.state, account_owner=owner)
     if choice.rep is None:
-        if round_robin:
-            enqueue(session, RoutingFallback(lead.id, moved.id, choice.skipped), now=now)
+        enqueue(session, RoutingFallback(lead.id, moved.id, choice.skipped), now=now)
         return choice
-    if not round_robin and choice.reason != "account owner":
-        return None  # a claim team: only an available account owner gets an offer
-    if rotation is not None and choice.reason == "round robin":
+    if choice.reason == "round robin":
         rotation.state = choice.rotation
         rotation.picks += 1
         rotation.updated_at = now

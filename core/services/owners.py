@@ -1,20 +1,22 @@
 """Every change of a lead's owner, whoever makes it and why, goes through :func:`change_owner`:
-it sets the owner and writes the history row in the caller's transaction (the lead row locked
-by the caller). Reasons are plain words; people are stored as user IDs, never Slack markup."""
+it sets the owner, writes the history row and records the ``lead.owner_changed`` webhook
+event, in the caller's transaction (the lead row locked by the caller). Reasons are plain
+words; people are stored as user IDs, never Slack markup."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import Lead, OwnerChange
+from core.services import webhook_events
 
 ROUND_ROBIN = "round robin"
 ACCOUNT_OWNER = "account owner"
 ACCEPTED = "accepted"
 WINDOW_ENDED = "claim window ended"
+QUALIFIED_AGAIN = "qualified again"
 
 
 def assigned_by(user: str) -> str:
@@ -37,19 +39,13 @@ def change_owner(
         reason=reason,
         at=now,
     )
+    previous = lead.owner
     lead.owner = to
     lead.updated_at = now
     lead.version += 1
     session.add(row)
     session.flush()
-    return row
-
-
-def owner_history(session: Session, lead_id: int) -> list[OwnerChange]:
-    return list(
-        session.scalars(
-            select(OwnerChange)
-            .where(OwnerChange.lead_id == lead_id)
-            .order_by(OwnerChange.at, OwnerChange.id)
-        )
+    webhook_events.owner_changed(
+        session, lead, previous=previous, actor=actor, reason=reason, now=now
     )
+    return row

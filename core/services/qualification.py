@@ -1,14 +1,13 @@
 """BANT qualification (SAL -> SQL) and opportunities (SQL -> SQO).
 
-What "met" means for each criterion (also in the README):
-- Budget: ``approved``. (``being_set`` is progress, not a budget.)
-- Authority: ``decision_maker``.
-- Need: ``critical`` or ``important``.
-- Timeline: ``under_1_month`` or ``1_3_months`` (a purchase within the quarter).
+:data:`QUESTIONS` holds the questions, their answers and what counts as met (the README lists
+them for users): a budget ``being_set`` is progress, not a budget; a timeline is met by a
+purchase within the quarter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -16,45 +15,72 @@ from decimal import Decimal, InvalidOperation
 from sqlalchemy.orm import Session
 
 from core import access
+from core.access import Action
 from core.businesstime import hours_of
 from core.config import WorkspaceConfig
-from core.lifecycle import IllegalTransition, Stage
+from core.lifecycle import QUALIFIED, IllegalTransition, Stage
 from core.messages import AlertRefresh, enqueue
-from core.models import Lead, Opportunity, Qualification
-from core.services.handoff import Refused, get_lead, hand_over
+from core.models import Opportunity, Qualification
+from core.refusals import Invalid
+from core.services.handoff import hand_over
+from core.services.leads import get_lead
 from core.services.stages import transition
 
-BUDGET = {"none": "None", "being_set": "Being set", "approved": "Approved"}
-AUTHORITY = {"decision_maker": "Decision maker", "influencer": "Influencer", "none": "No authority"}
-NEED = {
-    "critical": "Critical",
-    "important": "Important",
-    "nice_to_have": "Nice to have",
-    "none": "None",
-}
-TIMELINE = {
-    "under_1_month": "Under 1 month",
-    "1_3_months": "1-3 months",
-    "3_6_months": "3-6 months",
-    "over_6_months": "Over 6 months",
-    "unknown": "Unknown",
-}
-MET = {
-    "budget": {"approved"},
-    "authority": {"decision_maker"},
-    "need": {"critical", "important"},
-    "timeline": {"under_1_month", "1_3_months"},
-}
+
+@dataclass(frozen=True)
+class Question:
+    """One BANT criterion: its answers (code -> label) and which of them count as met."""
+
+    key: str
+    label: str
+    options: Mapping[str, str]
+    met: frozenset[str]
+
+
+#: The BANT questions, in the order the form asks them; the only definition of each.
+QUESTIONS: tuple[Question, ...] = (
+    Question(
+        "budget",
+        "Budget",
+        {"none": "None", "being_set": "Being set", "approved": "Approved"},
+        frozenset({"approved"}),
+    ),
+    Question(
+        "authority",
+        "Authority",
+        {"decision_maker": "Decision maker", "influencer": "Influencer", "none": "No authority"},
+        frozenset({"decision_maker"}),
+    ),
+    Question(
+        "need",
+        "Need",
+        {
+            "critical": "Critical",
+            "important": "Important",
+            "nice_to_have": "Nice to have",
+            "none": "None",
+        },
+        frozenset({"critical", "important"}),
+    ),
+    Question(
+        "timeline",
+        "Timeline",
+        {
+            "under_1_month": "Under 1 month",
+            "1_3_months": "1-3 months",
+            "3_6_months": "3-6 months",
+            "over_6_months": "Over 6 months",
+            "unknown": "Unknown",
+        },
+        frozenset({"under_1_month", "1_3_months"}),
+    ),
+)
+#: The free-text answers and their limits (characters).
+TEXT_LIMITS = {"need_text": 2000, "notes": 3000}
+#: Every answer the form collects (and a Qualification row stores).
+FIELDS: tuple[str, ...] = (*(q.key for q in QUESTIONS), "budget_amount", *TEXT_LIMITS)
 CURRENCIES = ("EUR", "USD", "GBP", "CHF", "CAD", "AUD", "JPY", "SEK", "NOK", "DKK", "PLN", "INR")
 MAX_AMOUNT = Decimal("999999999999.99")
-
-
-class Invalid(Exception):
-    """Bad answers; ``errors`` maps a field to what is wrong with it (shown inline in the modal)."""
-
-    def __init__(self, errors: dict[str, str]) -> None:
-        self.errors = errors
-        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
 @dataclass(frozen=True)
@@ -68,7 +94,7 @@ class Bant:
     notes: str | None = None
 
     def met(self) -> dict[str, bool]:
-        return {key: getattr(self, key) in values for key, values in MET.items()}
+        return {q.key: getattr(self, q.key) in q.met for q in QUESTIONS}
 
 
 @dataclass(frozen=True)
@@ -96,7 +122,8 @@ def parse_amount(text: str | None, field: str, *, required: bool) -> Decimal | N
         raise Invalid({field: "The amount must be more than 0."})
     if amount > MAX_AMOUNT or amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise Invalid({field: "Use at most 12 digits and 2 decimals."})
-    return amount
+    # As the column stores it (2 decimals), so what is shown before a reload is what is stored.
+    return amount.quantize(Decimal("0.01"))
 
 
 def build_bant(
@@ -111,20 +138,18 @@ def build_bant(
 ) -> Bant:
     """Validate the modal's answers; every problem is reported at once."""
     errors: dict[str, str] = {}
-    for field, value, options in (
-        ("budget", budget, BUDGET),
-        ("authority", authority, AUTHORITY),
-        ("need", need, NEED),
-        ("timeline", timeline, TIMELINE),
-    ):
-        if value not in options:
-            errors[field] = "Choose one of the options."
+    chosen = {"budget": budget, "authority": authority, "need": need, "timeline": timeline}
+    for question in QUESTIONS:
+        if chosen[question.key] not in question.options:
+            errors[question.key] = "Choose one of the options."
     amount = None
     try:
         amount = parse_amount(budget_amount, "budget_amount", required=False)
     except Invalid as exc:
         errors.update(exc.errors)
-    for field, text, limit in (("need_text", need_text, 2000), ("notes", notes, 3000)):
+    texts = {"need_text": need_text, "notes": notes}
+    for field, limit in TEXT_LIMITS.items():
+        text = texts[field]
         if text and len(text) > limit:
             errors[field] = f"At most {limit} characters."
     if errors:
@@ -141,11 +166,6 @@ def build_bant(
     )
 
 
-def _check_worker(config: WorkspaceConfig, lead: Lead, actor: str, what: str) -> None:
-    if not access.can_work_lead(config, actor, lead.owner, lead.team):
-        raise Refused(access.refusal(what, "the lead's owner or a manager of its team"))
-
-
 def qualify(
     session: Session,
     lead_id: int,
@@ -158,13 +178,10 @@ def qualify(
     """Record the answers; SQL when at least ``bant_required`` criteria are met, else the lead
     stays SAL. A rep of the team who qualifies an MQL/PQL accepts it in the same step."""
     lead = get_lead(session, lead_id, lock=True)
+    access.check(Action.QUALIFY, config, actor, lead)
     stage = Stage(lead.stage)
     accepted_first = False
-    if stage in (Stage.MQL, Stage.PQL):
-        if not access.can_handle_alert(config, actor, lead.team):
-            raise Refused(
-                access.refusal("qualifying this lead", f"the {lead.team or 'sales'} team")
-            )
+    if stage in QUALIFIED:
         hand_over(
             session,
             lead,
@@ -175,9 +192,7 @@ def qualify(
             reason="accepted while qualifying",
         )
         accepted_first = True
-    elif stage is Stage.SAL:
-        _check_worker(config, lead, actor, "qualifying this lead")
-    else:
+    elif stage is not Stage.SAL:
         raise IllegalTransition(stage, Stage.SQL)
     met = answers.met()
     session.add(
@@ -221,7 +236,7 @@ def record_opportunity(
     """An opportunity for an SQL makes it an SQO. "Not in the past" is judged by the date in
     the lead's team's time zone (UTC for an unrouted lead)."""
     lead = get_lead(session, lead_id, lock=True)
-    _check_worker(config, lead, actor, "recording an opportunity")
+    access.check(Action.OPPORTUNITY, config, actor, lead)
     today = now.astimezone(hours_of(config, lead.team)[1]).date()
     errors: dict[str, str] = {}
     try:
@@ -244,14 +259,8 @@ def record_opportunity(
     if errors:
         raise Invalid(errors)
     assert value is not None and close_date is not None and currency is not None
-    transition(
-        session,
-        lead,
-        Stage.SQO,
-        actor=actor,
-        now=now,
-        reason=f"opportunity {title}: {value} {currency}, closing {close_date.isoformat()}",
-    )
+    # Stored before the move, so the move's webhook events carry it; a refused move rolls
+    # both back.
     opportunity = Opportunity(
         lead_id=lead.id,
         name=title,
@@ -263,6 +272,14 @@ def record_opportunity(
         created_at=now,
     )
     session.add(opportunity)
+    transition(
+        session,
+        lead,
+        Stage.SQO,
+        actor=actor,
+        now=now,
+        reason=f"opportunity {title}: {value} {currency}, closing {close_date.isoformat()}",
+    )
     enqueue(session, AlertRefresh(lead.id), now=now)
     session.flush()
     return opportunity

@@ -30,12 +30,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, exists, select
 from sqlalchemy.orm import Session
 
 from core import access
+from core.access import Action
 from core.businesstime import add_business_days, add_business_time, hours_of
 from core.config import BusinessHours, Duration, Sla, Team, WorkspaceConfig
 from core.db import insert_or_ignore
@@ -48,7 +50,9 @@ from core.messages import (
     enqueue,
 )
 from core.models import Lead, ReminderSnooze, SentReminder, StageTransition
-from core.services.handoff import Refused, get_lead, stage_entry
+from core.refusals import Refused
+from core.services.leads import get_lead
+from core.services.stages import stage_entry
 
 #: The SLA levels of each open stage, in the order they come due.
 LEVELS: dict[Stage, tuple[str, ...]] = {
@@ -220,53 +224,88 @@ def deliveries(config: WorkspaceConfig, lead: Lead, repeats: str) -> list[Delive
 
 @dataclass
 class _Entry:
-    lead: Lead
-    entry: StageTransition
+    lead_id: int
+    stage: str
+    team: str | None
+    entry_id: int
+    entered_at: datetime
     sent: dict[str, datetime]
     snoozed_until: datetime | None
+
+
+def _fully_reminded(levels: tuple[str, ...]) -> ColumnElement[bool]:
+    """The joined stage entry had every level of its stage sent and has no snooze: nothing can
+    come due for it any more. Most open leads are like this, and loading them on every run was
+    the scan's cost; this is answered from the unique indexes on reminders and snoozes by
+    transition, without loading the lead."""
+    sent = [
+        exists().where(
+            SentReminder.transition_id == StageTransition.id, SentReminder.level == level
+        )
+        for level in levels
+    ]
+    return and_(*sent, ~exists().where(ReminderSnooze.transition_id == StageTransition.id))
 
 
 def _open_entries(session: Session, config: WorkspaceConfig, now: datetime) -> list[_Entry]:
     """Open leads that have been in their stage long enough for a level to be due, with the
     transition that entered the stage, the levels already sent and any snooze."""
-    conditions = [
-        and_(
-            Lead.stage == stage.value,
-            Lead.stage_changed_at
-            <= now - min(_earliest_real_time(getattr(config.sla, lvl)) for lvl in levels),
-        )
-        for stage, levels in LEVELS.items()
-    ]
-    leads = session.scalars(select(Lead).where(or_(*conditions)).order_by(Lead.id)).all()
+    # Plain rows of only what the decision needs (no ORM objects: this runs over every stale
+    # lead); the entry is the stage's latest transition. One query per stage, so that each is a
+    # range on the (stage, stage_changed_at) index.
+    rows: list[Any] = []
+    for stage, levels in LEVELS.items():
+        cutoff = now - min(_earliest_real_time(getattr(config.sla, lvl)) for lvl in levels)
+        rows += session.execute(
+            select(Lead.id, Lead.stage, Lead.team, StageTransition.id, StageTransition.at)
+            .join(
+                StageTransition,
+                and_(
+                    StageTransition.lead_id == Lead.id,
+                    StageTransition.at == Lead.stage_changed_at,
+                    StageTransition.to_stage == Lead.stage,
+                ),
+            )
+            .where(
+                Lead.stage == stage.value,
+                Lead.stage_changed_at <= cutoff,
+                ~_fully_reminded(levels),
+            )
+        ).all()
+    rows.sort(key=lambda row: (row[0], row[3]))
+    latest = {row[0]: row for row in rows}  # the last of equal times wins
+    pairs = list(latest.values())
     found: list[_Entry] = []
-    for start in range(0, len(leads), _CHUNK):
-        batch = leads[start : start + _CHUNK]
-        chunk = [lead.id for lead in batch]
-        latest: dict[int, StageTransition] = {}
-        for row in session.scalars(
-            select(StageTransition)
-            .where(StageTransition.lead_id.in_(chunk))
-            .order_by(StageTransition.lead_id, StageTransition.at, StageTransition.id)
-        ):
-            latest[row.lead_id] = row
-        entry_ids = [t.id for t in latest.values()]
+    for start in range(0, len(pairs), _CHUNK):
+        batch = pairs[start : start + _CHUNK]
+        entry_ids = [row[3] for row in batch]
         sent: dict[int, dict[str, datetime]] = {}
-        for reminder in session.scalars(
-            select(SentReminder).where(SentReminder.transition_id.in_(entry_ids))
+        for transition_id, level, sent_at in session.execute(
+            select(SentReminder.transition_id, SentReminder.level, SentReminder.sent_at).where(
+                SentReminder.transition_id.in_(entry_ids)
+            )
         ):
-            sent.setdefault(reminder.transition_id, {})[reminder.level] = reminder.sent_at
+            sent.setdefault(transition_id, {})[level] = sent_at
         snoozes = {
-            s.transition_id: s.until
-            for s in session.scalars(
-                select(ReminderSnooze).where(ReminderSnooze.transition_id.in_(entry_ids))
+            transition_id: until
+            for transition_id, until in session.execute(
+                select(ReminderSnooze.transition_id, ReminderSnooze.until).where(
+                    ReminderSnooze.transition_id.in_(entry_ids)
+                )
             )
         }
-        for lead in batch:
-            entry = latest.get(lead.id)
-            # No transition (a row written by hand) or an inconsistent one: nothing to count from.
-            if entry is None or entry.to_stage != lead.stage:
-                continue
-            found.append(_Entry(lead, entry, sent.get(entry.id, {}), snoozes.get(entry.id)))
+        for lead_id, stage_value, team, entry_id, entered_at in batch:
+            found.append(
+                _Entry(
+                    lead_id,
+                    stage_value,
+                    team,
+                    entry_id,
+                    entered_at,
+                    sent.get(entry_id, {}),
+                    snoozes.get(entry_id),
+                )
+            )
     return found
 
 
@@ -274,14 +313,14 @@ def due_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> l
     """Every reminder due at ``now`` that has not been sent (read only)."""
     due: list[Due] = []
     for item in _open_entries(session, config, now):
-        stage = Stage(item.lead.stage)
-        hours, zone = hours_of(config, item.lead.team)
-        dues = sla_due(stage, item.entry.at, config.sla, hours, zone)
+        stage = Stage(item.stage)
+        hours, zone = hours_of(config, item.team)
+        dues = sla_due(stage, item.entered_at, config.sla, hours, zone)
         for level in due_levels(stage, dues, item.sent, item.snoozed_until, now):
             due.append(
                 Due(
-                    item.lead.id,
-                    item.entry.id,
+                    item.lead_id,
+                    item.entry_id,
                     stage.value,
                     level.level,
                     level.repeats,
@@ -339,10 +378,7 @@ def snooze(
     """Move the lead's next reminder (in its current stage) by one business day; returns when
     it will now go out. For the owner or a manager of the lead's team."""
     lead = get_lead(session, lead_id, lock=True)
-    if not access.can_work_lead(config, actor, lead.owner, lead.team):
-        raise Refused(
-            access.refusal("snoozing this lead's reminders", "its owner or a manager of its team")
-        )
+    access.check(Action.SNOOZE, config, actor, lead)
     stage = Stage(lead.stage)
     entry = stage_entry(session, lead) if stage in OPEN else None
     if entry is None:

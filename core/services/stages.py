@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -11,11 +11,13 @@ from sqlalchemy.orm import Session
 
 from core.lifecycle import Stage, check_move
 from core.models import Lead, StageTransition
+from core.refusals import Refusal
+from core.services import webhook_events
 
 _UNSET: Any = object()
 
 
-class Conflict(Exception):
+class Conflict(Refusal):
     """Somebody else changed the lead first; ``winner`` is their transition (if any)."""
 
     def __init__(self, lead: Lead, winner: StageTransition | None) -> None:
@@ -41,6 +43,23 @@ def latest_transition(session: Session, lead_id: int) -> StageTransition | None:
     ).first()
 
 
+def stage_entry(session: Session, lead: Lead) -> StageTransition | None:
+    """The transition that put the lead in its current stage."""
+    return session.scalars(
+        select(StageTransition)
+        .where(StageTransition.lead_id == lead.id, StageTransition.to_stage == lead.stage)
+        .order_by(StageTransition.at.desc(), StageTransition.id.desc())
+        .limit(1)
+    ).first()
+
+
+def waited_seconds(session: Session, lead: Lead, now: datetime) -> int:
+    """How long the lead has been in its current stage."""
+    entry = stage_entry(session, lead)
+    start = entry.at if entry else lead.stage_changed_at
+    return max(0, int((now - start).total_seconds()))
+
+
 def transition(
     session: Session,
     lead: Lead,
@@ -52,6 +71,7 @@ def transition(
     expect: Collection[Stage] | None = None,
     owner: str | None = _UNSET,
     team: str | None = _UNSET,
+    details: Mapping[str, Any] | None = None,
 ) -> StageTransition:
     """Move ``lead`` to ``to`` and record who, why and when.
 
@@ -60,11 +80,15 @@ def transition(
     raises :class:`~core.lifecycle.IllegalTransition`. If another transaction changes the lead
     between our read and our write, the version check fails and :class:`Conflict` is raised;
     nothing is written in either case.
+
+    The same transaction records the change's webhook events (``details`` adds what only the
+    caller knows, like a reject's reason code and comment).
     """
     current = Stage(lead.stage)
     if expect is not None and current not in expect:
         raise Conflict(lead, latest_transition(session, lead.id))
     check_move(current, to)
+    previous_owner = lead.owner
 
     values: dict[str, Any] = {
         "stage": to.value,
@@ -97,4 +121,5 @@ def transition(
     )
     session.add(row)
     session.flush()
+    webhook_events.transitioned(session, lead, row, previous_owner=previous_owner, details=details)
     return row

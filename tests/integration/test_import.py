@@ -180,10 +180,10 @@ def test_cli_errors_are_one_line(tmp_path):
     assert "web (revoked #1)" in listed and listed.count("active") == 1
     latin = tmp_path / "latin.csv"
     latin.write_bytes("email,company\nm@example.com,Müller GmbH\n".encode("latin-1"))
-    refused = run("import", str(latin))
+    refused = run("import", str(latin), "--encoding", "klingon")
     assert (
         refused.returncode == 2
-        and "not UTF-8" in refused.stderr
+        and "unknown encoding 'klingon'" in refused.stderr
         and "Traceback" not in refused.stderr
     )
     folder = run("config", "check", str(tmp_path))

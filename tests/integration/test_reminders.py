@@ -14,8 +14,8 @@ from core.config import parse_config
 from core.db import Database
 from core.lifecycle import Stage
 from core.models import Outbox, SentReminder
+from core.refusals import Refused
 from core.services import reminders
-from core.services.handoff import Refused
 from core.services.stages import transition
 from tests.factories import make_lead
 

@@ -109,7 +109,7 @@ def seen() -> dict[str, Any]:
 @pytest.fixture
 def events_url(slack_emulator: SlackEmulator, seen: dict[str, Any]) -> Iterator[str]:
     api = fastapi.FastAPI()
-    mount_slack(api, build_bolt_app(slack_emulator, seen))
+    mount_slack(api, build_bolt_app(slack_emulator, seen), signing_secret=SECRET)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -3,6 +3,8 @@ had, every type reads back as itself, and a row no type fits is refused with its
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from core import messages
@@ -18,6 +20,7 @@ from core.messages import (
     ReminderOwner,
     ReminderThread,
     RoutingFallback,
+    WebhookDisabled,
 )
 
 REMINDER = {
@@ -76,12 +79,17 @@ EXAMPLES = [
             "breaches",
             "breach_leads",
             "series",
+            "week",
         },
     ),
     (OfferDm(3, 9, "U0REP1"), {"transition_id", "rep"}),
     (
         RoutingFallback(3, 9, (("U0REP1", "away until 2026-11-06"),)),
         {"transition_id", "skipped"},
+    ),
+    (
+        WebhookDisabled(2, "https://crm.example.com/hook", "410 Gone", "2026-11-16T10:00:00+00:00"),
+        {"endpoint_id", "url", "reason", "disabled_at"},
     ),
 ]
 
@@ -125,3 +133,20 @@ def test_dedupe_keys_are_the_stored_ones():
 def test_a_row_no_type_fits_is_unreadable(kind, payload, problem):
     with pytest.raises(messages.Unreadable, match=problem):
         messages.read(kind, None, payload)
+
+
+def test_a_digest_with_its_week_reads_back_and_an_older_one_without_it_too():
+    week = messages.DigestWeek(
+        since="2026-11-10T00:00:00+00:00",
+        decided=12,
+        worst_rule=messages.DigestRule("title contains 'vp'", 9, 14, 2, 10),
+        best_source=messages.DigestSource("webinar", 6, 6),
+        worst_source=messages.DigestSource(None, 2, 6),
+    )
+    digest = next(m for m, _ in EXAMPLES if isinstance(m, Digest))
+    with_week = dataclasses.replace(digest, week=week)
+    stored = messages.payload(with_week)
+    assert stored["week"]["worst_rule"]["rule"] == "title contains 'vp'"
+    assert messages.read("digest", None, stored) == with_week
+    older = {k: v for k, v in messages.payload(digest).items() if k != "week"}
+    assert messages.read("digest", None, older).week is None

@@ -1,0 +1,122 @@
+"""The pure part of outgoing webhooks: URLs, event types, secrets, the retry schedule."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from standardwebhooks import Webhook
+
+from core import webhooks
+from core.config import Settings
+from core.webhooks import BadEndpoint, check_events, check_url, next_attempt, schedule
+
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def resolver(addresses):
+    def resolve(host, port):
+        if addresses is None:
+            raise OSError("Name or service not known")
+        return addresses
+
+    return resolve
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses", "error"),
+    [
+        ("ftp://crm.example.com/hook", ["93.184.216.34"], "is not an http(s) URL"),
+        ("crm.example.com/hook", ["93.184.216.34"], "is not an http(s) URL"),
+        ("https://user:pw@crm.example.com/hook", ["93.184.216.34"], "credentials"),
+        ("https://token@crm.example.com/hook", ["93.184.216.34"], "credentials"),
+        ("https://nowhere.invalid/hook", None, "does not resolve"),
+        ("https://crm.example.com:99999/hook", ["93.184.216.34"], "bad port"),
+        ("https:///hook", ["93.184.216.34"], "has no host"),
+        ("https://crm.example.com/a b", ["93.184.216.34"], "spaces or control characters"),
+        ("https://crm.example.com/#x", ["93.184.216.34"], "#fragment"),
+        ("", [], "1 to 2000 characters"),
+        ("https://crm.example.com/" + "x" * 2000, ["93.184.216.34"], "1 to 2000 characters"),
+    ],
+)
+def test_refused_urls(url, addresses, error):
+    with pytest.raises(BadEndpoint, match=re.escape(error)):
+        check_url(url, resolver(addresses))
+
+
+@pytest.mark.parametrize(
+    ("url", "addresses", "warned"),
+    [
+        ("https://crm.example.com/hook", ["93.184.216.34"], False),
+        ("http://crm.example.com/hook", ["93.184.216.34"], True),
+        ("http://127.0.0.1:8080/hook", ["127.0.0.1"], False),
+        ("http://localhost/hook", ["::1", "127.0.0.1"], False),
+        ("http://crm.internal/hook", ["10.1.2.3"], False),
+        ("http://mixed.example.com/hook", ["10.1.2.3", "93.184.216.34"], True),
+    ],
+)
+def test_plain_http_off_the_machine_or_private_network_is_a_warning(url, addresses, warned):
+    warnings = check_url(url, resolver(addresses))
+    assert bool(warnings) is warned
+    if warned:
+        assert "plain http" in warnings[0]
+
+
+def test_event_types():
+    assert check_events(None) == list(webhooks.LEAD_EVENTS)
+    assert check_events([]) == list(webhooks.LEAD_EVENTS)
+    assert check_events(["lead.rejected", "lead.qualified", "lead.rejected"]) == [
+        "lead.qualified",
+        "lead.rejected",
+    ]
+    with pytest.raises(BadEndpoint, match=re.escape("unknown event type 'lead.won'")):
+        check_events(["lead.qualified", "lead.won"])
+    with pytest.raises(BadEndpoint, match=re.escape("unknown event type 'webhook.test'")):
+        check_events(["webhook.test"])  # sent by `webhook test` only
+
+
+def test_secret_and_message_ids_work_with_standardwebhooks():
+    secret = webhooks.new_secret()
+    assert secret.startswith("whsec_") and secret != webhooks.new_secret()
+    message_id = webhooks.new_message_id()
+    assert message_id.startswith("msg_") and len(message_id) <= 40
+    hook = Webhook(secret)
+    now = datetime.now(UTC)
+    body = '{"type": "webhook.test"}'
+    headers = {
+        "webhook-id": message_id,
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": hook.sign(message_id, now, body),
+    }
+    assert hook.verify(body, headers) == {"type": "webhook.test"}
+
+
+def test_schedule_follows_standard_webhooks_then_every_10_hours_for_3_days():
+    times = schedule(T0)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert gaps[:6] == [
+        timedelta(seconds=5),
+        timedelta(minutes=5),
+        timedelta(minutes=30),
+        timedelta(hours=2),
+        timedelta(hours=5),
+        timedelta(hours=10),
+    ]
+    assert all(gap == timedelta(hours=10) for gap in gaps[6:-1])
+    assert gaps[-1] <= timedelta(hours=10)
+    assert times[-1] == T0 + timedelta(days=3)
+    assert len(times) == 13
+    assert next_attempt(len(times), T0, times[-1]) is None
+
+
+def test_a_late_failure_is_retried_no_later_than_the_3_day_mark():
+    assert next_attempt(6, T0, T0 + timedelta(days=2, hours=23)) == T0 + timedelta(days=3)
+    assert next_attempt(1, T0, T0 + timedelta(hours=1)) == T0 + timedelta(hours=1, seconds=5)
+    assert next_attempt(9, T0, T0 + timedelta(days=4)) is None
+
+
+def test_the_attempt_timeout_is_10_seconds_unless_set():
+    assert Settings().webhook_timeout == 10
+    assert Settings(LEADBOT_WEBHOOK_TIMEOUT="2.5").webhook_timeout == 2.5
