@@ -192,14 +192,19 @@ def close_expired_windows(session: Session, config: WorkspaceConfig, now: dateti
     """Claim windows that ran out by ``now``: the offered rep no longer owns the lead, the
     alert opens it to the whole team. Returns the leads opened."""
     opened: list[int] = []
-    due = session.scalars(
-        select(Offer)
+    due = session.execute(
+        select(Offer.id, Offer.lead_id)
         .where(Offer.closed_at.is_(None), Offer.until <= now)
-        .order_by(Offer.lead_id)
-        .with_for_update(skip_locked=True)
+        .order_by(Offer.lead_id, Offer.id)
     ).all()
-    for offer in due:
-        lead = session.scalars(select(Lead).where(Lead.id == offer.lead_id).with_for_update()).one()
+    for offer_id, lead_id in due:
+        # The lead first, then its offer: the order Accept takes them in, so the two never
+        # deadlock; a run that finds the offer closed meanwhile (another process) moves on.
+        lead = session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).one()
+        offer = session.scalars(select(Offer).where(Offer.id == offer_id).with_for_update()).one()
+        session.refresh(offer)
+        if offer.closed_at is not None:
+            continue
         offer.closed_at = now
         entry = stage_entry(session, lead)
         if entry is None or entry.id != offer.transition_id or lead.owner != offer.rep:
