@@ -24,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import figures
+from benchmarks import figures, learning
 from benchmarks.common import ROOT, Context, Figure, Skipped, machine
 
 Benchmark = Callable[[Context], list[Figure | Skipped]]
@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "stale": figures.bench_stale_scan,
     "lookup": figures.bench_lookup,
     "drain": figures.bench_outbox_drain,
+    "learning": learning.bench_learning,
 }
 RESULTS = ROOT / "benchmarks" / "results" / "latest.json"
 

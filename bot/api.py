@@ -25,10 +25,11 @@ from core.schemas import (
     LeadIn,
     LeadOut,
     LeadPage,
+    LikelihoodOut,
     check_storable,
     unstorable,
 )
-from core.services import intake, leads
+from core.services import intake, leads, learning
 from core.services.apikeys import verify_key
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=5)
@@ -151,14 +152,18 @@ def _qualified(request: Request, qualified: list[intake.Qualified]) -> None:
 
 @router.get("/leads/{lead_id}", responses={404: {"description": "No such lead"}})
 def get_lead(lead_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)], request: Request) -> LeadDetail:
-    """One lead with its stage history, latest BANT answers and opportunity."""
-    return run_for_http(
-        runtime(request),
-        lambda session: leads.lead_detail(
-            session, leads.get_lead(session, lead_id), runtime(request).now()
-        ),
-        wake=False,
-    )
+    """One lead with its stage history, latest BANT answers, opportunity and likelihood."""
+    rt = runtime(request)
+
+    def work(session: Session) -> LeadDetail:
+        lead = leads.get_lead(session, lead_id)
+        detail = leads.lead_detail(session, lead, rt.now())
+        found = learning.likelihood_of(session, lead, rt.config, rt.now())
+        if found is not None:
+            detail.likelihood = LikelihoodOut.model_validate(found.as_dict())
+        return detail
+
+    return run_for_http(rt, work, wake=False)
 
 
 @router.get("/leads")

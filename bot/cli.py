@@ -7,6 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
@@ -109,7 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
 
     env = settings()
-    require(env.slack_bot_token, "SLACK_BOT_TOKEN")
+    token = require(env.slack_bot_token, "SLACK_BOT_TOKEN")
     if args.socket_mode:
         require(env.slack_app_token, "SLACK_APP_TOKEN")
     else:
@@ -119,8 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or env.host
     port = args.port or env.port
     preflight.port(host, port)
-    assert env.slack_bot_token is not None
-    preflight.slack(env.slack_bot_token, env.slack_api_url)
+    preflight.slack(token, env.slack_api_url)
     upgrade(url)
     runtime = Runtime(settings=env, config=config, db=Database(url))
     slack = build_slack(runtime)
@@ -146,9 +146,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def require(value: str | None, name: str) -> None:
+def require(value: str | None, name: str) -> str:
     if not value:
         raise UsageError(f"{name} is not set (see the README's configuration table)")
+    return value
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
@@ -174,7 +175,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     upgrade(url)  # a no-op at head; a fresh database gets its tables instead of an error
     db = Database(url)
     try:
-        runtime = Runtime(settings=env, config=config, db=db, clock=lambda: at)
+        # Without --at the clock runs: the outbox's lease is renewed in real time.
+        clock = (lambda: at) if args.at else utcnow
+        runtime = Runtime(settings=env, config=config, db=db, clock=clock)
         slack = build_slack(runtime, verify_token=False)
         if args.name != "outbox":
             from bot.scheduler import JOBS
@@ -273,6 +276,138 @@ def cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scoring_workspace() -> tuple[WorkspaceConfig, str | None]:
+    """The workspace config, or, when none exists at all, the packaged example (a backtest
+    needs only the rules, and must work on a laptop with nothing but a history file)."""
+    import os
+
+    path = settings().config_path
+    if not os.environ.get("LEADBOT_CONFIG") and not Path(path).is_file():
+        from bot.sandbox.app import packaged_config
+
+        return workspace(str(packaged_config())), (
+            f"no workspace config at {path}: the rules are those of the example config"
+        )
+    return workspace(path), None
+
+
+def _backtest_options(args: argparse.Namespace) -> Any:
+    from core.learning.backtest import Options
+
+    return Options(
+        target=args.target,
+        positive=args.positive,
+        time=args.time,
+        exclude=args.exclude or (),
+        keep=args.keep or (),
+    )
+
+
+def cmd_scoring_backtest(args: argparse.Namespace) -> int:
+    import json
+
+    from core.services.learning import LearningError, backtest_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    config, note = _scoring_workspace()
+    try:
+        report, _ = backtest_file(path, _backtest_options(args), config)
+    except LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    if note:
+        report["warnings"].append(note)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    from bot.scoring_text import backtest_lines
+
+    for line in backtest_lines(path.name, report):
+        print(line)
+    return 0
+
+
+def cmd_scoring_train(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    if args.csv and not args.target:
+        raise UsageError("--csv needs --target COLUMN (the outcome column)")
+    if args.target and not args.csv:
+        raise UsageError(
+            "--target goes with --csv FILE; without a file the outcomes come from the database"
+        )
+    if args.csv and not Path(args.csv).is_file():
+        raise UsageError(f"{args.csv}: no such file")
+    config = workspace()
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            if args.csv:
+                version, _ = learning.train_from_file(
+                    session, Path(args.csv), _backtest_options(args), config, utcnow()
+                )
+            else:
+                version = learning.train_from_database(session, config, utcnow())
+            lines = list(model_lines(version))
+    except learning.LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_scoring_models(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            versions = learning.list_models(session)
+            lines = [line for version in versions for line in model_lines(version)]
+    finally:
+        db.dispose()
+    if not lines:
+        print("no model versions yet (train one with `leadbot scoring train`)")
+    for line in lines:
+        print(line)
+    return 0
+
+
+def cmd_scoring_use(args: argparse.Namespace) -> int:
+    from core.migrate import upgrade
+    from core.services import learning
+
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            version = learning.use_model(session, args.version, utcnow())
+            lines = list(model_lines(version))
+    except learning.LearningError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        db.dispose()
+    for line in lines:
+        print(line)
+    return 0
+
+
+def model_lines(version: Any) -> Iterator[str]:
+    from bot.scoring_text import version_lines
+
+    return version_lines(version)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     from bot.sandbox.app import SandboxError, run_sandbox
 
@@ -299,6 +434,16 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int], None] | None]:
 
 
 # --- parser ----------------------------------------------------------------------------------
+
+
+def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None:
+    parser.add_argument("--target", required=required, help="the outcome column")
+    parser.add_argument("--positive", help="the outcome value that counts as good")
+    parser.add_argument("--time", help="split by this column: its latest 30%% are the test set")
+    parser.add_argument("--exclude", action="append", metavar="COL", help="leave a column out")
+    parser.add_argument(
+        "--keep", action="append", metavar="COL", help="use a column the leak guard would drop"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -339,7 +484,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = job_actions.add_parser("run", help="run one job once")
     run.add_argument(
         "name",
-        choices=["reminders", "digest", "outbox"],
+        choices=["reminders", "digest", "retrain", "outbox"],
         help="the job (reminders and digest also deliver what they queue, as outbox does)",
     )
     run.add_argument("--at", help="run as if the clock read this ISO-8601 time (with offset)")
@@ -370,6 +515,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="the file's encoding, like utf-8, cp1252 or latin-1 (default: detected)",
     )
     importer.set_defaults(func=cmd_import)
+
+    scoring = commands.add_parser("scoring", help="learned scoring: backtest, train, versions")
+    scoring_actions = scoring.add_subparsers(dest="action", metavar="ACTION", required=True)
+    backtest = scoring_actions.add_parser(
+        "backtest", help="measure the learned model and the rules on a history file"
+    )
+    backtest.add_argument("file", help="CSV history, one row a lead, with an outcome column")
+    _history_options(backtest, required=True)
+    backtest.add_argument("--json", action="store_true", help="print one JSON object")
+    backtest.set_defaults(func=cmd_scoring_backtest)
+    train = scoring_actions.add_parser(
+        "train", help="train a new active model version from the database's outcomes (or a file)"
+    )
+    train.add_argument("--csv", metavar="FILE", help="train from this history file instead")
+    _history_options(train, required=False)
+    train.set_defaults(func=cmd_scoring_train)
+    scoring_actions.add_parser("models", help="list model versions").set_defaults(
+        func=cmd_scoring_models
+    )
+    use = scoring_actions.add_parser("use", help="make model version N the active one")
+    use.add_argument("version", type=int, metavar="N")
+    use.set_defaults(func=cmd_scoring_use)
 
     from bot.webhook_cli import add_parser as add_webhook_parser
 

@@ -8,9 +8,11 @@ import socket
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
+from core.db import make_engine
 
 URL_EXAMPLES = "like sqlite:///leadbot.db or postgresql+psycopg://user:password@host:5432/leadbot"
 
@@ -59,7 +61,8 @@ def database(url: str) -> None:
     parsed = database_url(url)
     sqlite = parsed.get_backend_name() == "sqlite"
     try:
-        engine = create_engine(parsed, connect_args={} if sqlite else {"connect_timeout": 10})
+        # The project's engine: a SQLite file this creates is private like any other.
+        engine = make_engine(url, **({} if sqlite else {"connect_args": {"connect_timeout": 10}}))
     except (SQLAlchemyError, ImportError, TypeError, ValueError) as exc:
         raise StartupError(
             f"LEADBOT_DATABASE_URL names a database leadbot cannot use ({first_line(exc)}); "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.orm import Session
 
 from bot.views import ids
@@ -12,7 +14,7 @@ from core.access import Action
 from core.config import WorkspaceConfig
 from core.models import Lead
 from core.services import leads as lead_queries
-from core.services import qualification
+from core.services import learning, qualification
 from core.services.stages import stage_entry
 
 
@@ -36,6 +38,21 @@ def card_of(lead: Lead) -> LeadCard:
     )
 
 
+def likely_card(session: Session, lead: Lead, config: WorkspaceConfig, now: datetime) -> LeadCard:
+    """The card with the lead's learned likelihood and its top three reasons, when a model is
+    active and ``[scoring.model] use`` is not "off"."""
+    card = card_of(lead)
+    found = learning.likelihood_of(session, lead, config, now)
+    if found is not None:
+        card.likelihood = {
+            "probability": found.probability,
+            "model": found.version,
+            "goal": config.scoring.model.positive_stage,
+            "reasons": found.reasons(3),
+        }
+    return card
+
+
 #: Every button a lead card may show, in the order it shows them.
 BUTTONS: tuple[tuple[Action, str, str], ...] = (
     (Action.ACCEPT, ids.ACCEPT, "Accept"),
@@ -56,7 +73,13 @@ def actions_for(config: WorkspaceConfig, viewer: str, lead: Lead) -> list[tuple[
     ]
 
 
-def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfig) -> LeadDetails:
+def details_of(
+    session: Session,
+    lead: Lead,
+    viewer: str,
+    config: WorkspaceConfig,
+    now: datetime | None = None,
+) -> LeadDetails:
     entry = stage_entry(session, lead)
     history = [
         HistoryLine(
@@ -72,7 +95,7 @@ def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfi
     bant = lead_queries.latest_qualification(session, lead.id)
     opportunity = lead_queries.opportunity_of(session, lead.id)
     return LeadDetails(
-        card=card_of(lead),
+        card=card_of(lead) if now is None else likely_card(session, lead, config, now),
         owner=lead.owner,
         stage_since=entry.at if entry else lead.stage_changed_at,
         history=history,
@@ -92,4 +115,5 @@ def details_of(session: Session, lead: Lead, viewer: str, config: WorkspaceConfi
         if opportunity
         else None,
         actions=actions_for(config, viewer, lead),
+        people=access.people(config),
     )

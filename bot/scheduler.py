@@ -2,6 +2,8 @@
 is one call into ``core.services`` in one transaction, then a nudge to the outbox worker.
 
 - ``reminders`` every 5 minutes: stale-lead reminders and escalations that came due.
+- ``retrain`` on Mondays at 05:00 UTC: a new learned-scoring model from the week's outcomes,
+  unless ``[scoring.model] use = "off"``.
 - ``digest`` at minute 0 of every hour from 08:00 to 23:00 UTC: the first run of the day
   queues yesterday's digest, the later ones find it queued and do nothing. So a process that
   starts (or wakes) after 08:00 still sends the day's digest, at the next full hour.
@@ -23,11 +25,13 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.runtime import Runtime
-from core.services import digest, offers, reminders
+from core.services import digest, learning, offers, reminders
 
 log = logging.getLogger(__name__)
 
 REMINDERS_EVERY_SECONDS = 5 * 60
+RETRAIN_WEEKDAY, RETRAIN_HOUR = "mon", 5  # UTC, before the working week starts
+RETRAIN_GRACE_SECONDS = 24 * 60 * 60
 DIGEST_HOURS = "8-23"  # UTC; the first run at or after 08:00 sends the day's digest
 DIGEST_GRACE_SECONDS = 60 * 60
 
@@ -54,8 +58,13 @@ def run_digest(runtime: Runtime) -> str:
     return f"digest: {'queued' if queued else 'already queued'} for {day}"
 
 
+def run_retrain(runtime: Runtime) -> str:
+    with runtime.db.transaction() as session:
+        return "retrain: " + learning.retrain_weekly(session, runtime.config, runtime.now())
+
+
 #: Every job `leadbot jobs run NAME` knows besides `outbox`.
-JOBS: dict[str, Job] = {"reminders": run_reminders, "digest": run_digest}
+JOBS: dict[str, Job] = {"reminders": run_reminders, "digest": run_digest, "retrain": run_retrain}
 
 
 def _logged(name: str, job: Job, runtime: Runtime) -> Callable[[], None]:
@@ -86,4 +95,13 @@ def build_scheduler(runtime: Runtime, jobs: Mapping[str, Job] | None = None) -> 
         max_instances=1,
         misfire_grace_time=DIGEST_GRACE_SECONDS,
     )
+    if "retrain" in jobs:
+        scheduler.add_job(
+            _logged("retrain", jobs["retrain"], runtime),
+            CronTrigger(day_of_week=RETRAIN_WEEKDAY, hour=RETRAIN_HOUR, minute=0, timezone=UTC),
+            id="retrain",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=RETRAIN_GRACE_SECONDS,
+        )
     return scheduler

@@ -52,12 +52,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError, settings
+    from bot.cli import UsageError, database_url, settings
     from core.migrate import upgrade
 
     env = settings()
-    upgrade(env.database_url)  # a fresh database works straight away (a no-op at head)
-    db = Database(env.database_url)
+    url = database_url()  # one line naming LEADBOT_DATABASE_URL when it cannot work
+    upgrade(url)  # a fresh database works straight away (a no-op at head)
+    db = Database(url)
     try:
         return _run(args, env, db)
     except webhooks.BadEndpoint as exc:

@@ -51,6 +51,12 @@ def sales_teams(config: WorkspaceConfig, user: str) -> list[Team]:
     return [team for team in config.teams if user in team.reps or user in team.managers]
 
 
+def people(config: WorkspaceConfig) -> frozenset[str]:
+    """Everyone the config names: reps, managers and marketing members."""
+    sales = (user for team in config.teams for user in (*team.reps, *team.managers))
+    return frozenset((*sales, *config.marketing.members))
+
+
 def _in_lead_team(config: WorkspaceConfig, user: str, lead: LeadLike) -> bool:
     """Reps and managers of the routed team; an unrouted lead, anyone in sales."""
     if lead.team is None:

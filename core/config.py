@@ -305,6 +305,15 @@ class FitRule(_Strict):
         return self
 
 
+class LearnedModel(_Strict):
+    """``[scoring.model]``: what the learned likelihood predicts and what it may decide."""
+
+    positive_stage: Literal["sal", "sql", "sqo"] = "sql"
+    window_days: int = Field(90, ge=1, le=3650)
+    use: Literal["off", "shadow", "on"] = "shadow"
+    mql_likelihood: float = Field(0.6, gt=0, lt=1)
+
+
 class Scoring(_Strict):
     mql_threshold: float = Field(50, gt=0)
     min_grade: Grade = "C"
@@ -314,6 +323,7 @@ class Scoring(_Strict):
     events: dict[str, int] = {}
     product_events: dict[str, int] = {}
     fit: list[FitRule] = []
+    model: LearnedModel = Field(default_factory=LearnedModel)
 
     @field_validator("events", "product_events")
     @classmethod

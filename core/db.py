@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -20,6 +21,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True, **kwargs)
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    if parsed.database not in (None, "", ":memory:") and not parsed.query.get("uri"):
+        path = parsed.database
+
+        @event.listens_for(engine, "do_connect")
+        def _private(*_args: Any) -> None:
+            create_private(path)
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -36,6 +43,20 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def create_private(path: str) -> None:
+    """Create the SQLite file ``path`` readable by its owner only (0600), unless it exists. It
+    holds names and e-mail addresses; SQLite gives its ``-wal``, ``-shm`` and ``-journal`` files
+    the database file's permissions, so they are private too. An existing file keeps the
+    permissions its owner chose."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError:
+        return  # no such directory and the like: sqlite3.connect says so in its own words
+    os.close(descriptor)
 
 
 T = TypeVar("T")

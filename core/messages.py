@@ -44,32 +44,34 @@ class AlertRefresh:
 
 
 @dataclass(frozen=True)
-class MarketingAccepted:
-    """Tell marketing that sales took the lead (``assigned_by`` a manager who gave it)."""
+class _MarketingNote:
+    """Tell marketing what sales did with the lead after ``waited_seconds`` in the queue;
+    ``transition_id`` is the move."""
 
-    KIND: ClassVar[str] = "marketing_accepted"
     lead_id: int
     transition_id: int
     actor: str
     waited_seconds: int
-    assigned_by: str | None = None
     dedupe_key: ClassVar[str | None] = None
 
 
 @dataclass(frozen=True)
-class MarketingRejected:
-    """Tell marketing why sales turned the lead down: a Reject ``reason`` code, or for a lead
-    parked without the modal the transition's own ``reason_text``."""
+class MarketingAccepted(_MarketingNote):
+    """Sales took the lead (``assigned_by`` a manager who gave it)."""
+
+    KIND: ClassVar[str] = "marketing_accepted"
+    assigned_by: str | None = None
+
+
+@dataclass(frozen=True)
+class MarketingRejected(_MarketingNote):
+    """Sales turned the lead down: a Reject ``reason`` code, or for a lead parked without the
+    modal the transition's own ``reason_text``."""
 
     KIND: ClassVar[str] = "marketing_rejected"
-    lead_id: int
-    transition_id: int
-    actor: str
-    waited_seconds: int
     reason: str | None = None
     reason_text: str | None = None
     comment: str | None = None
-    dedupe_key: ClassVar[str | None] = None
 
 
 @dataclass(frozen=True)

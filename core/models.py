@@ -285,6 +285,28 @@ class ReminderSnooze(Base):
 # --- views the bot opened (replayed or forged submissions) -------------------------------------
 
 
+class OpenedView(Base):
+    """A modal the bot opened: its submission is acted on only if it is this form, from this
+    user, and only once (``used_at`` is set by compare-and-set in the submission's transaction).
+
+    ``nonce`` is the view's ``external_id``, recorded before ``views.open`` so a submission can
+    never arrive before its record; ``view_id`` is Slack's id, known once ``views.open`` answers.
+    """
+
+    __tablename__ = "opened_views"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    view_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    callback_id: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "lead_id"),)
+
+
 # --- routing: rotation state, offers, away periods ----------------------------------------------
 
 
@@ -425,3 +447,25 @@ class WebhookDelivery(Base):
 
 
 # --- learned scoring: model versions -----------------------------------------------------------
+
+
+class ScoringModel(Base):
+    """A trained model version: its table of points (``model``, plain JSON, never a pickle),
+    what it was trained on and how it did on its held-out rows. At most one is active."""
+
+    __tablename__ = "scoring_models"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    created_at: Mapped[datetime]
+    source: Mapped[str] = mapped_column(String(300))
+    positive: Mapped[str] = mapped_column(String(300))
+    trained_from: Mapped[datetime | None]
+    trained_to: Mapped[datetime | None]
+    rows: Mapped[int] = mapped_column(Integer)
+    positives: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    model: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(default=False)
+    activated_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "active"),)

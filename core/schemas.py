@@ -277,10 +277,27 @@ class LeadOut(BaseModel):
     stage_changed_at: datetime
 
 
+class LikelihoodReason(BaseModel):
+    feature: str
+    value: str | float | None
+    points: float
+
+
+class LikelihoodOut(BaseModel):
+    """The learned likelihood: ``base`` plus the reasons' ``points`` is its log-odds."""
+
+    probability: float
+    model: int
+    base: float
+    scale: Literal["log-odds"] = "log-odds"
+    reasons: list[LikelihoodReason]
+
+
 class LeadDetail(LeadOut):
     history: list[HistoryEntry]
     qualification: QualificationOut | None
     opportunity: OpportunityOut | None
+    likelihood: LikelihoodOut | None = None
     #: While the lead is on offer to one rep: who, and until when only they may accept.
     offered_to: str | None = None
     offered_until: datetime | None = None

@@ -16,7 +16,7 @@ from slack_sdk.webhook import WebhookClient
 from bot.handlers import modals
 from bot.present import card_of, details_of
 from bot.runtime import Runtime
-from bot.usecase import run
+from bot.usecase import run, slack_text
 from bot.views.cards import (
     RepLine,
     StatsView,
@@ -79,7 +79,7 @@ def register(app: App, runtime: Runtime) -> None:
         except Usage as exc:
             ack(**usage(exc.subcommand, exc.problem))
         except Refusal as refusal:
-            ack(**text_reply(str(refusal)))
+            ack(**text_reply(slack_text(refusal)))
 
     @subcommand("help")
     def on_help(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
@@ -95,7 +95,10 @@ def register(app: App, runtime: Runtime) -> None:
         query = " ".join(args)
         with runtime.db.transaction() as session:
             found = leadops.lookup(session, query)
-            details = [details_of(session, lead, user, runtime.config) for lead in found.leads]
+            details = [
+                details_of(session, lead, user, runtime.config, runtime.now())
+                for lead in found.leads
+            ]
         ack(**lookup_reply(query, details, found.more, runtime.now()))
 
     def lead_arg(args: list[str], name: str) -> int:
@@ -114,7 +117,9 @@ def register(app: App, runtime: Runtime) -> None:
             wake=False,
         )
         ack()  # within Slack's 3 seconds; the trigger_id stays valid for views.open after it
-        problem = modals.open_view(client, command["trigger_id"], view)
+        problem = modals.open_view(
+            runtime, client, command["trigger_id"], view, user=command["user_id"], lead_id=lead_id
+        )
         if problem:  # through the command's response_url: only the user sees it, anywhere
             WebhookClient(command["response_url"]).send(text=problem, response_type="ephemeral")
 

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.present import card_of
+from bot.present import card_of, likely_card
 from bot.runtime import Runtime
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
 from bot.views.digest import chart_filename, digest_message, funnel_chart
@@ -124,7 +124,7 @@ def _alert(runtime: Runtime, message: LeadQualified) -> Say | None:
             return None  # the lead was deleted: nothing left to announce
         team = config.team(lead.team)
         view = lead_alert(
-            card_of(lead),
+            likely_card(session, lead, config, runtime.now()),
             alert.to_stage,
             alert_status(session, lead, alert),
             unrouted=team is None,
@@ -149,7 +149,7 @@ def _refresh(runtime: Runtime, message: AlertRefresh) -> Say | None:
         assert alert is not None  # a foreign key guarantees it
         team = runtime.config.team(lead.team)
         view = lead_alert(
-            card_of(lead),
+            likely_card(session, lead, runtime.config, runtime.now()),
             alert.to_stage,
             alert_status(session, lead, alert),
             unrouted=team is None and alert.to_stage in QUALIFIED,

@@ -207,12 +207,16 @@ class SlackEmulator:
         retry_after: int | None = None,
         timeout: bool = False,
         hold_seconds: float = 5.0,
+        performed: bool = False,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail.
 
         ``status=500`` (or 502/503) answers a server error; ``status=429, retry_after=1`` a rate
         limit; ``status=200, error="channel_not_found"`` a Slack error; ``timeout=True`` holds
-        the connection for ``hold_seconds`` and closes it without an answer.
+        the connection for ``hold_seconds`` and closes it without an answer. With
+        ``performed=True`` the call is carried out first (a half-failure: the message is
+        posted, the answer says it was not; or, with ``timeout``, the caller hangs after Slack
+        has done the work).
         """
         fault = Fault(
             status=status,
@@ -220,6 +224,7 @@ class SlackEmulator:
             retry_after=retry_after,
             timeout=timeout,
             hold_seconds=hold_seconds,
+            performed=performed,
         )
         with self.api.changed:
             self._faults.add(method, fault, times)

@@ -127,13 +127,18 @@ class WebApi:
 
     def _call(self, method: str, args: dict[str, Any], token: str | None) -> ApiResult:
         fault = self.faults.take(method)
-        if fault is not None:
-            if fault.timeout:
-                return ApiResult(status=0, body=None, hold_seconds=fault.hold_seconds)
-            headers = {}
-            if fault.status == 429 or fault.retry_after is not None:
-                headers["Retry-After"] = str(fault.retry_after or 1)
-            return ApiResult(fault.status, {"ok": False, "error": fault.error_code}, headers)
+        if fault is None:
+            return self._perform(method, args, token)
+        if fault.performed:
+            self._perform(method, args, token)
+        if fault.timeout:
+            return ApiResult(status=0, body=None, hold_seconds=fault.hold_seconds)
+        headers = {}
+        if fault.status == 429 or fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after or 1)
+        return ApiResult(fault.status, {"ok": False, "error": fault.error_code}, headers)
+
+    def _perform(self, method: str, args: dict[str, Any], token: str | None) -> ApiResult:
         if not token:
             return ApiResult(200, {"ok": False, "error": "not_authed"})
         if token not in self.tokens:

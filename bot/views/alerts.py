@@ -53,6 +53,8 @@ class LeadCard:
     engagement: float = 0
     product: float = 0
     reasons: Sequence[dict[str, Any]] = field(default_factory=list)
+    #: The learned likelihood: probability, model, goal and the top reasons; None without one.
+    likelihood: dict[str, Any] | None = None
 
 
 @dataclass
@@ -89,7 +91,22 @@ def reasons_line(card: LeadCard, top: int = 3) -> str:
         f"• {esc_clip(str(r['rule']), 150)} ({points(float(r['points']))})"
         for r in list(card.reasons)[:top]
     ]
-    return "\n".join(lines) if lines else "• no scoring reasons recorded"
+    text = "\n".join(lines) if lines else "• no scoring reasons recorded"
+    return text + (likelihood_lines(card.likelihood) if card.likelihood else "")
+
+
+def likelihood_lines(likelihood: dict[str, Any]) -> str:
+    """``Likelihood 72% of reaching SQL (model 3)`` and its top reasons in log-odds points."""
+    goal = STAGE_LABEL.get(likelihood["goal"], str(likelihood["goal"]).upper())
+    lines = [
+        f"*Likelihood {likelihood['probability']:.0%}* of reaching {goal} "
+        f"(model {likelihood['model']}):"
+    ]
+    for reason in likelihood["reasons"]:
+        value = "unknown" if reason["value"] is None else reason["value"]
+        shown = esc_clip(f"{reason['feature']} = {value}", 150)
+        lines.append(f"• {shown} ({float(reason['points']):+.2f})")
+    return "\n" + "\n".join(lines)
 
 
 def status_text(status: Status) -> str:

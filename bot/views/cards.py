@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from slack_sdk.models.blocks import (
 
 from bot.views.alerts import STAGE_LABEL, LeadCard, reasons_line, score_line, who_line
 from bot.views.outcomes import outcome_blocks
-from bot.views.text import clip, duration, esc, esc_clip, mention
+from bot.views.text import clip, duration, esc, esc_clip, esc_people, mention
 from core.services.outcomes import Outcomes
 from core.services.qualification import QUESTIONS
 
@@ -74,25 +74,18 @@ class HistoryLine:
     owners: tuple[str | None, str | None] | None = None
 
 
-def owner_reason(reason: str | None) -> str:
-    """Owner-change reasons store user IDs ("assigned by U0MGR1"); Slack shows mentions."""
-    text = reason or ""
-    for prefix in ("assigned by ", "assigned to "):
-        if text.startswith(prefix) and text[len(prefix) :].isalnum():
-            return prefix + mention(text[len(prefix) :])
-    return esc_clip(text, 120)
-
-
-def history_text(h: HistoryLine) -> str:
+def history_text(h: HistoryLine, people: Collection[str]) -> str:
+    """One history line; user ids in a reason ("assigned by U0MGR1") shown as mentions."""
+    reason = esc_people(h.reason, people, 120) if h.reason else ""
     if h.owners is not None:
         return (
             f"{h.at:%Y-%m-%d %H:%M} owner {mention(h.owners[0])} → {mention(h.owners[1])}"
-            f" by {mention(h.actor)}: {owner_reason(h.reason)}"
+            f" by {mention(h.actor)}: {reason}"
         )
     return (
         f"{h.at:%Y-%m-%d %H:%M} {STAGE_LABEL.get(h.from_stage, h.from_stage)} → "
         f"{STAGE_LABEL.get(h.to_stage, h.to_stage)} by {mention(h.actor)}"
-        + (f": {owner_reason(h.reason)}" if h.reason else "")
+        + (f": {reason}" if reason else "")
     )
 
 
@@ -105,6 +98,7 @@ class LeadDetails:
     bant: dict[str, Any] | None = None
     opportunity: dict[str, Any] | None = None
     actions: Sequence[tuple[str, str]] = field(default_factory=list)  # (action_id, label)
+    people: frozenset[str] = frozenset()  # user ids to show as mentions in history reasons
 
 
 def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
@@ -121,7 +115,7 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
         SectionBlock(text=MarkdownTextObject(text=reasons_line(card))),
     ]
     if details.history:
-        lines = [history_text(h) for h in list(details.history)[-5:]]
+        lines = [history_text(h, details.people) for h in list(details.history)[-5:]]
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*History*\n" + "\n".join(lines))))
     if details.bant:
         b = details.bant
@@ -132,7 +126,9 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
                     text=(
                         f"*BANT* ({b['met']}/{len(QUESTIONS)} met, by {mention(b['actor'])}): "
                         + " · ".join(
-                            f"{q.key} {esc(b[q.key])}" + (amount if q.key == "budget" else "")
+                            # the answer as the form named it, not its stored code
+                            f"{q.key} {esc(q.options.get(b[q.key], b[q.key]))}"
+                            + (amount if q.key == "budget" else "")
                             for q in QUESTIONS
                         )
                     )

@@ -64,8 +64,9 @@ def check_may_accept(
     zone = team.zone if team else None
     until = offer.until.astimezone(zone) if zone else offer.until
     raise Refused(
-        f"This lead is offered to <@{offer.rep}> until {until:%Y-%m-%d %H:%M} "
-        f"({zone.key if zone else 'UTC'}); after that anyone on the team may accept it."
+        f"This lead is offered to {{rep}} until {until:%Y-%m-%d %H:%M} "
+        f"({zone.key if zone else 'UTC'}); after that anyone on the team may accept it.",
+        people={"rep": offer.rep},
     )
 
 

@@ -21,7 +21,8 @@ from core.messages import LeadQualified, enqueue
 from core.models import Event, Lead, StageTransition
 from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
-from core.scoring import ScoredEvent, decide, score_lead
+from core.scoring import Decision, ScoredEvent, decide, score_lead
+from core.services import learning
 from core.services.offers import offer_lead
 from core.services.owners import QUALIFIED_AGAIN, change_owner
 from core.services.stages import transition
@@ -325,6 +326,11 @@ def rescore(
         events = [event for event in events if event.occurred_at > lead.stage_changed_at]
         score = score_lead(config.scoring, profile_of(lead), events, now)
     decision = decide(config.scoring, score, events, now)
+    if decision.stage is None and (Stage(lead.stage) is Stage.LEAD or events):
+        # Beside the rules, the learned likelihood (with use = "on"); a nurtured lead needs new
+        # engagement for it too.
+        rule = learning.qualification_by_likelihood(session, lead, config, score.grade, now)
+        decision = Decision(Stage.MQL, rule) if rule else decision
     if decision.stage is None or decision.rule is None:
         return None
     team = route_lead(config.teams, profile_of(lead))

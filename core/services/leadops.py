@@ -112,7 +112,10 @@ def assign(
     else:
         teams = [t for t in access.sales_teams(config, new_owner) if t.name == lead.team]
     if not teams:
-        raise Refused(f"<@{new_owner}> is not a rep or manager of the {lead.team or 'your'} team.")
+        raise Refused(
+            f"{{owner}} is not a rep or manager of the {lead.team or 'your'} team.",
+            people={"owner": new_owner},
+        )
     stage = Stage(lead.stage)
     if stage in QUALIFIED:
         hand_over(
@@ -126,7 +129,7 @@ def assign(
         )
     elif stage in OPEN:
         if lead.owner == new_owner:
-            raise Refused(f"The lead is already <@{new_owner}>'s.")
+            raise Refused("The lead is already {owner}'s.", people={"owner": new_owner})
         change_owner(session, lead, to=new_owner, actor=actor, reason=assigned_by(actor), now=now)
     else:
         raise Refused(f"The lead is {stage.value}, so there is nothing to assign.")

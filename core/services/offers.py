@@ -233,7 +233,7 @@ def _teams_of(config: WorkspaceConfig, user: str) -> list[Team]:
 def _check_may_set(config: WorkspaceConfig, actor: str, user: str) -> list[Team]:
     teams = _teams_of(config, user)
     if not teams:
-        raise Refused(f"<@{user}> is not a rep or manager of any team.")
+        raise Refused("{user} is not a rep or manager of any team.", people={"user": user})
     if actor != user and not any(actor in team.managers for team in teams):
         raise Refused(access.refusal("setting someone else away or back", "managers of their team"))
     return teams

@@ -1,5 +1,7 @@
 """The intake story against a real `leadbot serve` process, as a marketing system would use it."""
 
+from pathlib import Path
+
 import httpx
 
 
@@ -81,3 +83,14 @@ def test_serve_refuses_a_broken_config_before_starting(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     assert "marketing.membrs: unknown key" in result.stderr
     assert not (tmp_path / "x.db").exists()  # nothing started, nothing created
+
+
+def test_serve_keeps_its_sqlite_files_private(served):
+    import stat
+
+    path = Path(served.env["LEADBOT_DATABASE_URL"].removeprefix("sqlite:///"))
+    files = [p for p in path.parent.iterdir() if p.name.startswith(path.name)]
+    assert {p.name for p in files} >= {path.name, f"{path.name}-wal", f"{path.name}-shm"}
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in files} == {
+        p.name: "0o600" for p in files
+    }

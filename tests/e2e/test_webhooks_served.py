@@ -341,6 +341,9 @@ def test_kill_9_mid_delivery_then_restart_loses_nothing(tmp_path, slack_emulator
         again = Serve(env)
         try:
             assert wait_until(lambda: undelivered(url) == 0, 60), "not everything was delivered"
+            metrics = httpx.get(f"{again.url}/metrics", timeout=10).text
+            assert 'leadbot_webhook_attempts_total{result="delivered"} 6.0' in metrics
+            assert 'leadbot_webhook_deliveries{state="delivered"} 6.0' in metrics
         finally:
             again.stop()
         expected = events_by_lead(url)

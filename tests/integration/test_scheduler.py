@@ -18,7 +18,7 @@ from bot.server import create_app
 def test_jobs_coalesce_and_never_overlap(runtime):
     scheduler = build_scheduler(runtime)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"reminders", "digest"}
+    assert set(jobs) == {"reminders", "digest", "retrain"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
     reminders, digest = jobs["reminders"], jobs["digest"]
@@ -32,6 +32,11 @@ def test_jobs_coalesce_and_never_overlap(runtime):
     assert fires == datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
     late = digest.trigger.get_next_fire_time(None, datetime(2026, 11, 23, 23, 30, tzinfo=UTC))
     assert late == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    # Retraining is weekly: Monday 05:00 UTC (2026-11-23 is a Monday).
+    retrain = jobs["retrain"].trigger
+    assert retrain.get_next_fire_time(None, datetime(2026, 11, 23, 6, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 30, 5, 0, tzinfo=UTC
+    )
 
 
 def test_missed_runs_after_a_pause_are_caught_up_once(runtime):

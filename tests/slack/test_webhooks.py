@@ -396,3 +396,25 @@ def test_assign_nurture_and_subscriptions(bot):
             "budget next year",
             None,
         )
+
+
+def test_a_hanging_endpoint_does_not_hold_up_another(bot):
+    with Receiver() as hanging, Receiver() as healthy:
+        hanging.mode = "hang"
+        hanging.start()
+        healthy.start()
+        add_endpoint(bot, hanging)
+        add_endpoint(bot, healthy)
+        leads = [bot.qualify(f"buyer{n}@acme.de") for n in range(3)]
+        hooks = dispatcher(bot)
+        round_ = threading.Thread(target=hooks.drain)
+        round_.start()
+        assert hanging.holding.wait(10)
+        # Every event reached the healthy receiver while the other request was still held.
+        assert healthy.wait_for(lambda r: len(r.acknowledged()) == 6, 10)
+        assert not hanging.release.is_set() and round_.is_alive()
+        hanging.release.set()
+        round_.join(30)
+        assert sorted({r.lead_id for r in healthy.acknowledged()}) == sorted(leads)
+        assert len(hanging.received) == 1  # one attempt per round for the failing endpoint
+        hooks.close()

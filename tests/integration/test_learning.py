@@ -1,0 +1,227 @@
+"""Learned scoring against a real database: outcomes from stage history, training, versions,
+the live likelihood, and use = "on" qualifying a lead, on every engine."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core.config import WorkspaceConfig
+from core.learning.labels import Move, label
+from core.lifecycle import Stage
+from core.models import Event, ScoringModel, StageTransition
+from core.schemas import EventIn, LeadIn
+from core.services import learning
+from core.services.intake import record_events, upsert_lead
+from core.services.stages import transition
+from tests.factories import make_lead
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+#: The planted signal: how often sales takes a lead of each source to SQL.
+SQL_RATE = {"referral": 0.85, "webinar": 0.45, "ads": 0.1}
+
+
+def with_model(config: WorkspaceConfig, **settings) -> WorkspaceConfig:
+    model = config.scoring.model.model_copy(update=settings)
+    return config.model_copy(update={"scoring": config.scoring.model_copy(update={"model": model})})
+
+
+def seed_outcomes(session, count: int, *, seed: int = 3, good_share: float | None = None) -> None:
+    """``count`` qualified leads over the last 80 days, each sent to SQL or rejected as the
+    planted rates say; a good lead also books a meeting *after* qualification, which the model
+    must never learn from."""
+    rng = random.Random(seed)
+    for n in range(count):
+        source = rng.choice(list(SQL_RATE))
+        qualified = NOW - timedelta(days=80) + timedelta(hours=12 * n % (24 * 70))
+        lead = make_lead(
+            session, source=source, title=rng.choice(["VP Sales", "Analyst"]), now=qualified
+        )
+        session.add(
+            Event(
+                lead_id=lead.id,
+                type="page_view",
+                occurred_at=qualified - timedelta(days=2),
+                received_at=qualified,
+                properties={},
+            )
+        )
+        good = rng.random() < (SQL_RATE[source] if good_share is None else good_share)
+        transition(session, lead, Stage.MQL, actor="system", now=qualified, reason="test")
+        transition(session, lead, Stage.SAL, actor="U0REP1", now=qualified + timedelta(hours=2))
+        if good:
+            transition(session, lead, Stage.SQL, actor="U0REP1", now=qualified + timedelta(days=3))
+            session.add(
+                Event(
+                    lead_id=lead.id,
+                    type="meeting_booked",
+                    occurred_at=qualified + timedelta(days=4),
+                    received_at=NOW,
+                    properties={},
+                )
+            )
+        else:
+            transition(
+                session,
+                lead,
+                Stage.UNQUALIFIED,
+                actor="U0REP1",
+                now=qualified + timedelta(days=1),
+                reason="Bad fit",
+            )
+    session.flush()
+
+
+def test_labels_from_history():
+    t0 = NOW - timedelta(days=200)
+    window = {"positive_stage": "sql", "window_days": 90, "now": NOW}
+    assert label([Move("sal", t0)], **window) is None  # never qualified
+    assert label(
+        [Move("mql", t0), Move("sal", t0), Move("sql", t0 + timedelta(days=5))], **window
+    ) == (t0, 1)
+    # Reaching sqo means it went through sql.
+    assert label([Move("mql", t0), Move("sqo", t0 + timedelta(days=5))], **window) == (t0, 1)
+    assert label([Move("mql", t0), Move("sql", t0 + timedelta(days=95))], **window) == (t0, 0)
+    assert label([Move("pql", t0), Move("nurture", t0 + timedelta(days=1))], **window) == (t0, 0)
+    recent = NOW - timedelta(days=10)
+    assert label([Move("mql", recent), Move("sal", recent)], **window) == (recent, None)
+    assert label([Move("mql", recent), Move("unqualified", recent)], **window) == (recent, 0)
+
+
+def test_training_refuses_too_few_outcomes_and_says_how_many_more(db, config):
+    with db.transaction() as session:
+        seed_outcomes(session, 70, good_share=0.3)
+    with db.transaction() as session, pytest.raises(learning.LearningError) as error:
+        learning.train_from_database(session, config, NOW)
+    with db.transaction() as session:
+        samples, _ = learning.database_samples(session, config, NOW)
+    good = sum(sample.label for sample in samples)
+    assert len(samples) == 70 and good < 50
+    message = str(error.value)
+    assert f"{good} good and {70 - good} bad" in message and "at least 50 of each" in message
+    assert f"{50 - good} more good" in message
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(ScoringModel)) == 0
+
+
+def test_train_list_use_and_the_live_likelihood(db, config):
+    with db.transaction() as session:
+        seed_outcomes(session, 240)
+    with db.transaction() as session:
+        version = learning.train_from_database(session, config, NOW)
+        assert version.active and version.rows == 240 and version.source == "database"
+        assert version.metrics["learned"]["auc"] > version.metrics["rules"]["auc"]
+        names = [feature["name"] for feature in version.model["features"]]
+        assert "source" in names
+        # Point in time: what happened after qualification is not a feature.
+        assert not any("meeting_booked" in name for name in names)
+        first = version.id
+    with db.transaction() as session:
+        second = learning.train_from_database(session, config, NOW).id
+    with db.transaction() as session:
+        versions = learning.list_models(session)
+        assert [(v.id, v.active) for v in versions] == [(first, False), (second, True)]
+        with pytest.raises(learning.LearningError, match="no model version 99"):
+            learning.use_model(session, 99, NOW)
+    with db.transaction() as session:
+        assert learning.use_model(session, first, NOW).active
+    with db.transaction() as session:
+        assert [v.id for v in learning.list_models(session) if v.active] == [first]
+        likely = {}
+        for source in SQL_RATE:
+            lead = make_lead(session, source=source, title="Analyst")
+            result = learning.likelihood_of(session, lead, config, NOW)
+            assert result is not None and result.version == first
+            data = result.as_dict()
+            assert data["base"] + sum(r["points"] for r in data["reasons"]) == pytest.approx(
+                result.explanation.log_odds
+            )
+            likely[source] = result.probability
+        assert likely["referral"] > likely["webinar"] > likely["ads"]
+        assert learning.likelihood_of(session, lead, with_model(config, use="off"), NOW) is None
+
+
+def test_no_active_model_means_no_likelihood(db, config):
+    with db.transaction() as session:
+        lead = make_lead(session)
+        assert learning.likelihood_of(session, lead, config, NOW) is None
+
+
+def test_weekly_retrain(db, config):
+    with db.transaction() as session:
+        assert learning.retrain_weekly(session, with_model(config, use="off"), NOW).startswith(
+            "off"
+        )
+        assert learning.retrain_weekly(session, config, NOW).startswith("skipped: not enough")
+        seed_outcomes(session, 200)
+    with db.transaction() as session:
+        assert "active" in learning.retrain_weekly(session, config, NOW)
+    with db.transaction() as session:
+        assert "less than a week old" in learning.retrain_weekly(
+            session, config, NOW + timedelta(days=2)
+        )
+        assert "active" in learning.retrain_weekly(session, config, NOW + timedelta(days=7))
+        assert session.scalar(select(func.count()).select_from(ScoringModel)) == 2
+
+
+def test_use_on_qualifies_a_likely_lead_with_the_rule_in_its_history(db, config):
+    with db.transaction() as session:
+        seed_outcomes(session, 240)
+    with db.transaction() as session:
+        learning.train_from_database(session, config, NOW)
+    on = with_model(config, use="on", mql_likelihood=0.6)
+    later = NOW + timedelta(days=1)
+    with db.transaction() as session:
+        # A referral with one page view: no rule makes it an MQL, the likelihood does.
+        lead, _, qualified = upsert_lead(
+            session,
+            LeadIn(
+                email="ref@example.com",
+                source="referral",
+                title="Analyst",
+                company_size=500,
+                country="DE",
+            ),
+            config=on,
+            now=later,
+        )
+        assert qualified is not None and qualified.stage is Stage.MQL
+        assert qualified.rule.startswith("likelihood ") and "mql_likelihood 60%" in qualified.rule
+        moves = session.scalars(
+            select(StageTransition).where(StageTransition.lead_id == lead.id)
+        ).all()
+        assert [(m.to_stage, m.reason) for m in moves] == [("mql", qualified.rule)]
+        # The same lead under shadow decides nothing; an unlikely one under "on" neither.
+        shadow_lead, _, none = upsert_lead(
+            session,
+            LeadIn(
+                email="ref2@example.com",
+                source="referral",
+                title="Analyst",
+                company_size=500,
+                country="DE",
+            ),
+            config=config,
+            now=later,
+        )
+        assert none is None and shadow_lead.stage == "lead"
+        ads, _, none = upsert_lead(
+            session,
+            LeadIn(
+                email="ads@example.com",
+                source="ads",
+                title="Analyst",
+                company_size=500,
+                country="DE",
+            ),
+            config=on,
+            now=later,
+        )
+        assert none is None and ads.stage == "lead"
+        result = record_events(
+            session, [EventIn(email="ads@example.com", type="page_view")], config=on, now=later
+        )
+        assert result.qualified == []
