@@ -80,7 +80,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         route = team.route.model_dump(exclude_defaults=True) or {"default": True}
         print(
             f"  team {team.name}: channel {team.channel}, {len(team.reps)} rep(s), "
-            f"{len(team.managers)} manager(s), {team.timezone}, route {route}"
+            f"{len(team.managers)} manager(s), {team.timezone}, route {route}, "
+            + (
+                f"round robin ({team.claim_minutes} min claim window)"
+                if team.assign == "round_robin"
+                else "claim"
+            )
         )
     scoring = config.scoring
     print(
@@ -170,7 +175,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     upgrade(url)  # a no-op at head; a fresh database gets its tables instead of an error
     db = Database(url)
     try:
-        runtime = Runtime(settings=env, config=config, db=db, clock=lambda: at)
+        # Without --at the clock runs: the outbox's lease is renewed in real time.
+        clock = (lambda: at) if args.at else utcnow
+        runtime = Runtime(settings=env, config=config, db=db, clock=clock)
         slack = build_slack(runtime, verify_token=False)
         if args.name != "outbox":
             from bot.scheduler import JOBS
