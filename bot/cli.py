@@ -80,7 +80,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         route = team.route.model_dump(exclude_defaults=True) or {"default": True}
         print(
             f"  team {team.name}: channel {team.channel}, {len(team.reps)} rep(s), "
-            f"{len(team.managers)} manager(s), {team.timezone}, route {route}"
+            f"{len(team.managers)} manager(s), {team.timezone}, route {route}, "
+            + (
+                f"round robin ({team.claim_minutes} min claim window)"
+                if team.assign == "round_robin"
+                else "claim"
+            )
         )
     scoring = config.scoring
     print(
@@ -105,7 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
 
     env = settings()
-    require(env.slack_bot_token, "SLACK_BOT_TOKEN")
+    token = require(env.slack_bot_token, "SLACK_BOT_TOKEN")
     if args.socket_mode:
         require(env.slack_app_token, "SLACK_APP_TOKEN")
     else:
@@ -115,8 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or env.host
     port = args.port or env.port
     preflight.port(host, port)
-    assert env.slack_bot_token is not None
-    preflight.slack(env.slack_bot_token, env.slack_api_url)
+    preflight.slack(token, env.slack_api_url)
     upgrade(url)
     runtime = Runtime(settings=env, config=config, db=Database(url))
     slack = build_slack(runtime)
@@ -142,9 +146,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def require(value: str | None, name: str) -> None:
+def require(value: str | None, name: str) -> str:
     if not value:
         raise UsageError(f"{name} is not set (see the README's configuration table)")
+    return value
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
@@ -335,10 +340,10 @@ def cmd_scoring_train(args: argparse.Namespace) -> int:
         )
     if args.csv and not Path(args.csv).is_file():
         raise UsageError(f"{args.csv}: no such file")
-    env = settings()
     config = workspace()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with db.transaction() as session:
             if args.csv:
@@ -361,9 +366,9 @@ def cmd_scoring_models(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
     from core.services import learning
 
-    env = settings()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with db.transaction() as session:
             versions = learning.list_models(session)
@@ -381,9 +386,9 @@ def cmd_scoring_use(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
     from core.services import learning
 
-    env = settings()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with db.transaction() as session:
             version = learning.use_model(session, args.version, utcnow())

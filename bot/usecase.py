@@ -15,6 +15,7 @@ from slack_bolt import Ack
 from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
+from bot.views.text import mention
 from core.lifecycle import IllegalTransition
 from core.refusals import Invalid, Refusal, UnknownLead
 from core.services.stages import Conflict
@@ -43,15 +44,20 @@ def run_or_tell(
     try:
         return run(runtime, use_case, wake=wake)
     except Refusal as refusal:
-        tell(str(refusal))
+        tell(slack_text(refusal))
         return None
+
+
+def slack_text(refusal: Refusal) -> str:
+    """The refusal as Slack shows it: the people it names as mentions."""
+    return refusal.text(mention)
 
 
 def modal_errors(refusal: Refusal, block: str) -> dict[str, str]:
     """Bad answers on their own blocks; any other refusal on ``block`` (the form's first)."""
     if isinstance(refusal, Invalid):
         return refusal.errors
-    return {block: str(refusal)[:MODAL_ERROR]}
+    return {block: slack_text(refusal)[:MODAL_ERROR]}
 
 
 def run_in_modal(runtime: Runtime, ack: Ack, block: str, use_case: UseCase[T]) -> T | None:

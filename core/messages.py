@@ -44,32 +44,34 @@ class AlertRefresh:
 
 
 @dataclass(frozen=True)
-class MarketingAccepted:
-    """Tell marketing that sales took the lead (``assigned_by`` a manager who gave it)."""
+class _MarketingNote:
+    """Tell marketing what sales did with the lead after ``waited_seconds`` in the queue;
+    ``transition_id`` is the move."""
 
-    KIND: ClassVar[str] = "marketing_accepted"
     lead_id: int
     transition_id: int
     actor: str
     waited_seconds: int
-    assigned_by: str | None = None
     dedupe_key: ClassVar[str | None] = None
 
 
 @dataclass(frozen=True)
-class MarketingRejected:
-    """Tell marketing why sales turned the lead down: a Reject ``reason`` code, or for a lead
-    parked without the modal the transition's own ``reason_text``."""
+class MarketingAccepted(_MarketingNote):
+    """Sales took the lead (``assigned_by`` a manager who gave it)."""
+
+    KIND: ClassVar[str] = "marketing_accepted"
+    assigned_by: str | None = None
+
+
+@dataclass(frozen=True)
+class MarketingRejected(_MarketingNote):
+    """Sales turned the lead down: a Reject ``reason`` code, or for a lead parked without the
+    modal the transition's own ``reason_text``."""
 
     KIND: ClassVar[str] = "marketing_rejected"
-    lead_id: int
-    transition_id: int
-    actor: str
-    waited_seconds: int
     reason: str | None = None
     reason_text: str | None = None
     comment: str | None = None
-    dedupe_key: ClassVar[str | None] = None
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,35 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class OfferDm:
+    """Tell ``rep`` that the lead (its stage entry ``transition_id``) is offered to them."""
+
+    KIND: ClassVar[str] = "offer_dm"
+    lead_id: int
+    transition_id: int
+    rep: str
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.transition_id}"
+
+
+@dataclass(frozen=True)
+class RoutingFallback:
+    """In the alert's thread, tell the team's managers that no rep could be offered the lead,
+    and why each was passed over (``(rep, why)`` pairs)."""
+
+    KIND: ClassVar[str] = "routing_fallback"
+    lead_id: int
+    transition_id: int
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.transition_id}"
+
+
+@dataclass(frozen=True)
 class WebhookDisabled:
     """Tell marketing that a webhook endpoint was disabled (410 Gone, or 3 days of failures);
     once per disabling, ``disabled_at`` telling one from the next."""
@@ -210,6 +241,8 @@ Message = (
     | ReminderEscalation
     | ReminderOwner
     | Digest
+    | OfferDm
+    | RoutingFallback
     | WebhookDisabled
 )
 Reminder = ReminderThread | ReminderEscalation | ReminderOwner
@@ -226,6 +259,8 @@ TYPES: dict[str, type[Message]] = {
         ReminderEscalation,
         ReminderOwner,
         Digest,
+        OfferDm,
+        RoutingFallback,
         WebhookDisabled,
     )
 }

@@ -1,11 +1,31 @@
 """Why a use case did nothing: one base class, so every surface (a Slack note, an inline modal
-error, an HTTP 4xx) handles every refusal the same way. The message is for the user."""
+error, an HTTP 4xx) handles every refusal the same way. The message is for the user.
+
+A message that names people holds ``{placeholders}`` for them and their user ids in
+``people``: ``str()`` shows the plain ids (the API), and each surface may show them its own way
+(Slack as mentions), so no surface's syntax is written here."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
 
 
 class Refusal(Exception):
     """The use case declined and nothing was changed; ``str()`` says why, for the user."""
+
+    def __init__(self, message: str, *, people: Mapping[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.people = dict(people or {})
+
+    def text(self, person: Callable[[str], str] = str) -> str:
+        """The message with each person shown by ``person`` (their user id by default)."""
+        if not self.people:
+            return self.message
+        return self.message.format_map({key: person(user) for key, user in self.people.items()})
+
+    def __str__(self) -> str:
+        return self.text()
 
 
 class Refused(Refusal):

@@ -367,27 +367,12 @@ def validate_view(view: Any) -> list[str]:
         checker.fail("/view/type", "must be one of modal, home")
         return checker.errors
     checker.blocks(view.get("blocks"), "/view/blocks", max_blocks=MAX_VIEW_BLOCKS)
-    checker.string(
-        view.get("private_metadata"),
-        "/view/private_metadata",
-        max_len=MAX_PRIVATE_METADATA,
-        required=False,
-        min_len=0,
-    )
-    checker.string(
-        view.get("callback_id"),
-        "/view/callback_id",
-        max_len=MAX_CALLBACK_ID,
-        required=False,
-        min_len=0,
-    )
-    checker.string(
-        view.get("external_id"),
-        "/view/external_id",
-        max_len=MAX_EXTERNAL_ID,
-        required=False,
-        min_len=0,
-    )
+    for key, limit in (
+        ("private_metadata", MAX_PRIVATE_METADATA),
+        ("callback_id", MAX_CALLBACK_ID),
+        ("external_id", MAX_EXTERNAL_ID),
+    ):
+        checker.string(view.get(key), f"/view/{key}", max_len=limit, required=False, min_len=0)
     if kind == "modal":
         checker.text(view.get("title"), "/view/title", max_len=MAX_VIEW_TITLE, plain_only=True)
         for key in ("submit", "close"):

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Collection
+
+_USER_ID = re.compile(r"\b[UW][A-Z0-9]+\b")
+
 
 def esc(text: object) -> str:
     """Escape the three characters Slack's mrkdwn treats as control characters."""
@@ -24,6 +29,15 @@ def clip(text: str, limit: int) -> str:
 def esc_clip(text: object, limit: int) -> str:
     """Escaped for mrkdwn, then clipped to ``limit`` characters."""
     return clip(esc(text), limit)
+
+
+def esc_people(text: object, people: Collection[str], limit: int) -> str:
+    """``text`` escaped and clipped, with the user ids of ``people`` in it shown as mentions
+    (core stores plain ids, as in a history reason "assigned to U0REP2")."""
+    return _USER_ID.sub(
+        lambda found: mention(found[0]) if found[0] in people else found[0],
+        esc_clip(text, limit),
+    )
 
 
 def mention(user: str | None) -> str:

@@ -19,8 +19,8 @@ from core.refusals import Refused, UnknownLead
 from core.schemas import MAX_DB_ID
 from core.services.handoff import hand_over, tell_marketing_parked
 from core.services.leads import get_lead
+from core.services.owners import assigned_by, change_owner
 from core.services.stages import transition, waited_seconds
-from core.services.webhook_events import owner_changed as record_owner_change
 
 LOOKUP_LIMIT = 5
 
@@ -112,7 +112,10 @@ def assign(
     else:
         teams = [t for t in access.sales_teams(config, new_owner) if t.name == lead.team]
     if not teams:
-        raise Refused(f"<@{new_owner}> is not a rep or manager of the {lead.team or 'your'} team.")
+        raise Refused(
+            f"{{owner}} is not a rep or manager of the {lead.team or 'your'} team.",
+            people={"owner": new_owner},
+        )
     stage = Stage(lead.stage)
     if stage in QUALIFIED:
         hand_over(
@@ -122,23 +125,12 @@ def assign(
             actor=actor,
             config=config,
             now=now,
-            reason=f"assigned to <@{new_owner}>",
+            reason=f"assigned to {new_owner}",
         )
     elif stage in OPEN:
         if lead.owner == new_owner:
-            raise Refused(f"The lead is already <@{new_owner}>'s.")
-        previous = lead.owner
-        lead.owner = new_owner
-        lead.updated_at = now
-        lead.version += 1
-        record_owner_change(
-            session,
-            lead,
-            previous=previous,
-            actor=actor,
-            reason=f"assigned to <@{new_owner}>",
-            now=now,
-        )
+            raise Refused("The lead is already {owner}'s.", people={"owner": new_owner})
+        change_owner(session, lead, to=new_owner, actor=actor, reason=assigned_by(actor), now=now)
     else:
         raise Refused(f"The lead is {stage.value}, so there is nothing to assign.")
     enqueue(session, AlertRefresh(lead.id), now=now)

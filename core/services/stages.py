@@ -24,14 +24,14 @@ class Conflict(Refusal):
         self.lead = lead
         self.winner = winner
         if winner is None:
-            message = f"The lead changed meanwhile; it is {lead.stage} now."
-        else:
-            who = "leadbot" if winner.actor == "system" else f"<@{winner.actor}>"
-            message = (
-                f"Too late: {who} already moved this lead to {winner.to_stage} "
-                f"at {winner.at:%Y-%m-%d %H:%M} UTC."
-            )
-        super().__init__(message)
+            super().__init__(f"The lead changed meanwhile; it is {lead.stage} now.")
+            return
+        by_leadbot = winner.actor == "system"
+        super().__init__(
+            f"Too late: {'leadbot' if by_leadbot else '{winner}'} already moved this lead to "
+            f"{winner.to_stage} at {winner.at:%Y-%m-%d %H:%M} UTC.",
+            people={} if by_leadbot else {"winner": winner.actor},
+        )
 
 
 def latest_transition(session: Session, lead_id: int) -> StageTransition | None:

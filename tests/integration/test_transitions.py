@@ -62,7 +62,7 @@ def test_expected_stage_mismatch_names_the_winner(db):
         transition(s, lead, Stage.SAL, actor="U0REP2", now=T0, owner="U0REP2")
         lead_id = lead.id
     with (
-        pytest.raises(Conflict, match=r"<@U0REP2> already moved this lead to sal"),
+        pytest.raises(Conflict, match=r"Too late: U0REP2 already moved this lead to sal"),
         db.transaction() as s,
     ):
         transition(s, s.get(Lead, lead_id), Stage.SAL, actor="U0REP1", now=T0, expect={Stage.MQL})
@@ -101,7 +101,7 @@ def test_twenty_threads_race_for_one_accept(db):
     assert len(outcomes) == 20 and len(winners) == 1
     winner = winners[0]
     assert all(
-        f"<@{winner}> already moved this lead to sal" in outcome
+        f"Too late: {winner} already moved this lead to sal" in outcome
         for actor, outcome in outcomes.items()
         if actor != winner
     )
