@@ -435,9 +435,16 @@ def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None
     parser.add_argument("--target", required=required, help="the outcome column")
     parser.add_argument("--positive", help="the outcome value that counts as good")
     parser.add_argument("--time", help="split by this column: its latest 30%% are the test set")
-    parser.add_argument("--exclude", action="append", metavar="COL", help="leave a column out")
+    # extend + "+": `--exclude A B` and `--exclude A --exclude B` both work.
     parser.add_argument(
-        "--keep", action="append", metavar="COL", help="use a column the leak guard would drop"
+        "--exclude", action="extend", nargs="+", metavar="COL", help="leave columns out"
+    )
+    parser.add_argument(
+        "--keep",
+        action="extend",
+        nargs="+",
+        metavar="COL",
+        help="use columns the leak guard would drop",
     )
 
 
