@@ -80,7 +80,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         route = team.route.model_dump(exclude_defaults=True) or {"default": True}
         print(
             f"  team {team.name}: channel {team.channel}, {len(team.reps)} rep(s), "
-            f"{len(team.managers)} manager(s), {team.timezone}, route {route}"
+            f"{len(team.managers)} manager(s), {team.timezone}, route {route}, "
+            + (
+                f"round robin ({team.claim_minutes} min claim window)"
+                if team.assign == "round_robin"
+                else "claim"
+            )
         )
     scoring = config.scoring
     print(

@@ -52,6 +52,8 @@ def bant_view(
     lead = get_lead(session, lead_id)
     access.check(Action.QUALIFY, runtime.config, user, lead)
     stage = Stage(lead.stage)
+    if stage in QUALIFIED:  # qualifying accepts it: not while it is offered to someone else
+        handoff.check_may_accept(session, lead, user, runtime.config, runtime.now())
     if stage not in QUALIFIED and stage is not Stage.SAL:
         raise IllegalTransition(stage, Stage.SQL)
     last = lead_queries.latest_qualification(session, lead.id)

@@ -156,6 +156,13 @@ class SlackEmulator:
                 user_id, name=name, real_name=real_name, tz=tz, email=email, is_bot=is_bot
             )
 
+    def set_status(self, user: str, text: str = "", emoji: str = "", expiration: int = 0) -> None:
+        """Set a user's Slack status (what users.profile.get answers); empty clears it."""
+        with self.api.changed:
+            found = self.workspace.users[user]
+            found.status_text, found.status_emoji = text, emoji
+            found.status_expiration = expiration
+
     def add_channel(
         self,
         channel_id: str,
