@@ -168,6 +168,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             raise UsageError(f"--at {args.at!r} is not an ISO-8601 time") from exc
         if at.tzinfo is None:
             raise UsageError(f"--at {args.at!r} needs a UTC offset, like 2026-11-23T09:00:00+01:00")
+        if not 1970 <= at.year <= 9000:  # jobs add and subtract days; year 1 or 9999 overflows
+            raise UsageError(f"--at {args.at!r} is out of range (years 1970 to 9000)")
     config = workspace()
     from core.migrate import upgrade
 
