@@ -168,6 +168,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             raise UsageError(f"--at {args.at!r} is not an ISO-8601 time") from exc
         if at.tzinfo is None:
             raise UsageError(f"--at {args.at!r} needs a UTC offset, like 2026-11-23T09:00:00+01:00")
+        if not 1970 <= at.year <= 9000:  # jobs add and subtract days; year 1 or 9999 overflows
+            raise UsageError(f"--at {args.at!r} is out of range (years 1970 to 9000)")
     config = workspace()
     from core.migrate import upgrade
 
@@ -440,9 +442,16 @@ def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None
     parser.add_argument("--target", required=required, help="the outcome column")
     parser.add_argument("--positive", help="the outcome value that counts as good")
     parser.add_argument("--time", help="split by this column: its latest 30%% are the test set")
-    parser.add_argument("--exclude", action="append", metavar="COL", help="leave a column out")
+    # extend + "+": `--exclude A B` and `--exclude A --exclude B` both work.
     parser.add_argument(
-        "--keep", action="append", metavar="COL", help="use a column the leak guard would drop"
+        "--exclude", action="extend", nargs="+", metavar="COL", help="leave columns out"
+    )
+    parser.add_argument(
+        "--keep",
+        action="extend",
+        nargs="+",
+        metavar="COL",
+        help="use columns the leak guard would drop",
     )
 
 

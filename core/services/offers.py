@@ -239,6 +239,10 @@ def _check_may_set(config: WorkspaceConfig, actor: str, user: str) -> list[Team]
     return teams
 
 
+AWAY_AT_MOST = timedelta(days=730)
+"""The furthest ``/lead away until`` may reach; longer absences have no end date."""
+
+
 def set_away(
     session: Session,
     user: str,
@@ -258,6 +262,11 @@ def set_away(
     if last_day is not None:
         if last_day < today:
             raise Refused(f"{last_day:%Y-%m-%d} is in the past (today is {today:%Y-%m-%d}).")
+        if last_day > today + AWAY_AT_MOST:  # also keeps the day after it a valid date
+            raise Refused(
+                f"{last_day:%Y-%m-%d} is too far ahead (at most {AWAY_AT_MOST.days} days); "
+                "leave `until` out to be away until `/lead back`."
+            )
         until = datetime.combine(last_day + timedelta(days=1), time(0), zone)
     for period in away_periods(session, [user], now):
         period.ended_at, period.ended_by = now, actor

@@ -220,6 +220,7 @@ def test_bad_away_commands_change_nothing(bot):
     cases = [
         ("away until 2020-01-01", "U0REP1", "2020-01-01 is in the past (today is 2026-11-02)"),
         ("away until soon", "U0REP1", "soon is not a date like 2026-12-24"),
+        ("away until 9999-12-31", "U0REP1", "9999-12-31 is too far ahead"),
         ("away until", "U0REP1", "Until when?"),
         ("away <@U0REP2>", "U0REP1", "setting someone else away or back is for managers"),
         ("back <@U0REP2>", "U0REP1", "setting someone else away or back is for managers"),
