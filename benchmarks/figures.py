@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
+from sqlalchemy.exc import DatabaseError
 
 from benchmarks import processes
 from benchmarks.common import (
@@ -72,7 +75,9 @@ def _served(context: Context) -> dict[str, Any]:
         served, key = processes.serve(context, slack, url)
         poster = processes.bare(context, "poster", slack, "C0EMEA")
         bolt = processes.bare(context, "bolt", slack, slack.signing_secret)
-        api = httpx.Client(base_url=served.url, headers={"Authorization": f"Bearer {key}"})
+        api = httpx.Client(
+            base_url=served.url, headers={"Authorization": f"Bearer {key}"}, timeout=300
+        )
         context.cache.setdefault("closers", []).append(api.close)
         return {"slack": slack, "served": served, "poster": poster, "bolt": bolt, "api": api}
 
@@ -355,18 +360,45 @@ def bench_intake(context: Context) -> Rows:
 
 
 def _million(context: Context) -> list[tuple[str, str]]:
-    """(engine, URL) of the seeded databases, built once per run."""
+    """(engine, URL) of the seeded databases, built once per run. The SQLite file is also kept
+    between runs in the system's temporary directory, keyed by size and schema revision."""
 
     def build() -> list[tuple[str, str]]:
         n = context.size(1_000_000, 20_000)
         started = time.perf_counter()
-        built = [("SQLite", seed_sqlite(str(context.scratch / "million.db"), n))]
+        cache = Path(tempfile.gettempdir()) / "leadbot-bench-cache"
+        cache.mkdir(exist_ok=True)
+        path = cache / f"leads-{n}-{_head()}.db"
+        if path.exists() and _seeded(f"sqlite:///{path}", n):
+            built = [("SQLite", f"sqlite:///{path}")]
+        else:
+            path.unlink(missing_ok=True)
+            built = [("SQLite", seed_sqlite(str(path), n))]
         if context.pg_url:
             built.append(("PostgreSQL", seed_pg(context.pg_url, n)))
-        print(f"  seeded {n:,} leads per engine in {time.perf_counter() - started:.0f} s")
+        print(f"  {n:,} leads per engine ready in {time.perf_counter() - started:.0f} s")
         return built
 
     return context.cached("million", build)  # type: ignore[no-any-return]
+
+
+def _head() -> str:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(Config(str(ROOT / "alembic.ini"))).get_current_head()
+    return head or "none"
+
+
+def _seeded(url: str, n: int) -> bool:
+    db = Database(url)
+    try:
+        with db.transaction() as session:
+            return session.scalar(select(func.count()).select_from(Lead)) == n
+    except DatabaseError:  # a half-written file from a run cut short: build it again
+        return False
+    finally:
+        db.dispose()
 
 
 def _child(mode: str, url: str, repeat: int) -> dict[str, Any]:
@@ -554,12 +586,12 @@ def bench_outbox_drain(context: Context) -> Rows:
     db.dispose()
     limits = RateLimitConfig(enabled=True, post_message_per_second=1.0, post_message_burst=1)
     slack = processes.emulator(context, path, limits)
-    start = time.time()
-    served, _ = processes.serve(context, slack, url, path)
+    served, _ = processes.serve(context, slack, url, path)  # it drains from the start
     last = _posted(slack, alerts, timeout=alerts / DRAIN_TEAMS * 3 + 60)
-    drain = last - start
-    posted = [c for c in slack.calls("chat.postMessage") if c.ok]
-    refused = sum(1 for c in slack.calls("chat.postMessage") if c.status == 429)
+    calls = slack.calls("chat.postMessage")
+    drain = last - calls[0].time  # from the first attempt: process start-up is not drain time
+    posted = [c for c in calls if c.ok]
+    refused = sum(1 for c in calls if c.status == 429)
     time.sleep(2)  # anything doubled would arrive now
     delivered = [c for c in slack.calls("chat.postMessage") if c.ok]
     served.stop()
@@ -574,6 +606,6 @@ def bench_outbox_drain(context: Context) -> Rows:
             minimum,
             "<= 1.2x the limit's minimum, each once",
             once and drain / minimum <= 1.2,
-            notes=f"{len(delivered)} delivered, {refused} answered 429; includes process start",
+            notes=f"{len(delivered)} delivered, {refused} answered 429",
         )
     ]

@@ -76,6 +76,37 @@ def table(rows: list[Figure | Skipped]) -> str:
     return "\n".join(out)
 
 
+def save(context: Context, rows: list[Figure | Skipped], quick: bool, elapsed: float) -> None:
+    """Write latest.json. A run of some benchmarks replaces only their figures, so the file
+    always holds the latest measurement of each."""
+    names = {r.name for r in rows}
+    kept: list[dict[str, object]] = []
+    if RESULTS.exists():
+        try:
+            previous = json.loads(RESULTS.read_text())
+            if previous.get("quick") == quick:
+                kept = [f for f in previous.get("figures", []) if f["name"] not in names]
+        except (ValueError, KeyError, TypeError):
+            kept = []
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "quick": quick,
+                "seconds": round(elapsed, 1),
+                "machine": machine(context.pg_url),
+                "figures": kept + [r.as_dict() for r in rows if isinstance(r, Figure)],
+                "skipped": [
+                    {"name": r.name, "reason": r.reason} for r in rows if isinstance(r, Skipped)
+                ],
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+
+
 def main(argv: list[str]) -> int:
     quick = "--quick" in argv
     names = [arg for arg in argv if arg != "--quick"]
@@ -97,30 +128,15 @@ def main(argv: list[str]) -> int:
                     if isinstance(row, Skipped):
                         print(f"  skipped {row.name}: {row.reason}", flush=True)
                 print(f"  {name} took {time.monotonic() - began:.0f} s", flush=True)
+                save(context, rows, quick, time.monotonic() - started)  # a cut-short run keeps it
         finally:
-            for closer in context.cache.get("closers", []):
+            for closer in reversed(context.cache.get("closers", [])):
                 closer()
     elapsed = time.monotonic() - started
     print()
     print(table(rows))
     print(f"\n{'quick' if quick else 'full'} run: {elapsed:.0f} s")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "when": datetime.now(UTC).isoformat(timespec="seconds"),
-                "quick": quick,
-                "seconds": round(elapsed, 1),
-                "machine": machine(context.pg_url),
-                "figures": [r.as_dict() for r in rows if isinstance(r, Figure)],
-                "skipped": [
-                    {"name": r.name, "reason": r.reason} for r in rows if isinstance(r, Skipped)
-                ],
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    save(context, rows, quick, elapsed)
     print(f"saved {RESULTS.relative_to(ROOT)}")
     return 0
 

@@ -13,10 +13,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Index, create_engine, text
+from sqlalchemy.engine import Connection, make_url
 
 from core.migrate import upgrade
+from core.models import Base
+
+SEEDED = ("leads", "stage_transitions", "sent_reminders")
 
 #: The clock of the stale scan: a Monday, 13:00 in Berlin (business hours for both teams).
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -99,9 +102,42 @@ def _sqlite_time(value: Any) -> Any:
     )
 
 
+def _secondary_indexes() -> list[Index]:
+    """The seeded tables' plain indexes: dropped for the load and built after it, from sorted
+    data, which is several times faster than maintaining them row by row."""
+    return [
+        index for name in SEEDED for index in Base.metadata.tables[name].indexes if not index.unique
+    ]
+
+
+def _drop_indexes(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            for index in _secondary_indexes():
+                connection.execute(text(f"DROP INDEX {index.name}"))
+    finally:
+        engine.dispose()
+
+
+def _create_indexes(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            _build(connection)
+    finally:
+        engine.dispose()
+
+
+def _build(connection: Connection) -> None:
+    for index in _secondary_indexes():
+        index.create(connection)
+
+
 def seed_sqlite(path: str, n: int) -> str:
     url = f"sqlite:///{path}"
     upgrade(url)
+    _drop_indexes(url)
     connection = sqlite3.connect(path)
     try:
         connection.execute("PRAGMA journal_mode=WAL")
@@ -116,6 +152,11 @@ def seed_sqlite(path: str, n: int) -> str:
             _insert(connection, "leads", LEAD_COLUMNS, leads)
             _insert(connection, "stage_transitions", TRANSITION_COLUMNS, entries)
             _insert(connection, "sent_reminders", SENT_COLUMNS, sent)
+    finally:
+        connection.close()
+    _create_indexes(url)
+    connection = sqlite3.connect(path)
+    try:
         connection.execute("ANALYZE")
     finally:
         connection.close()
@@ -143,6 +184,7 @@ def seed_pg(url: str, n: int) -> str:
     import psycopg
 
     reset_pg(url)
+    _drop_indexes(url)
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     with psycopg.connect(dsn) as connection, connection.cursor() as cursor:
         with cursor.copy(f"COPY leads ({LEAD_COLUMNS}) FROM STDIN") as copy:
@@ -160,5 +202,7 @@ def seed_pg(url: str, n: int) -> str:
             sequence = f"pg_get_serial_sequence('{table}', 'id')"
             cursor.execute(f"SELECT setval({sequence}, (SELECT max(id) FROM {table}))")
         connection.commit()
-        cursor.execute("ANALYZE")
+    _create_indexes(url)
+    with psycopg.connect(dsn, autocommit=True) as connection:
+        connection.execute("ANALYZE")
     return url

@@ -99,8 +99,12 @@ def post_lead(body: LeadIn, request: Request, response: Response) -> LeadOut:
     """Create or update a lead by e-mail: 201 created, 200 updated (or unchanged)."""
     rt = runtime(request)
 
+    by_status = rt.away_by_status()  # Slack calls, if any, before the transaction
+
     def work(session: Session) -> tuple[LeadOut, intake.Outcome, intake.Qualified | None]:
-        lead, outcome, qualified = intake.upsert_lead(session, body, config=rt.config, now=rt.now())
+        lead, outcome, qualified = intake.upsert_lead(
+            session, body, config=rt.config, now=rt.now(), by_status=by_status
+        )
         return leads.lead_out(lead), outcome, qualified
 
     try:
@@ -120,9 +124,13 @@ def post_events(body: EventsBody, request: Request) -> EventsAccepted:
     rt = runtime(request)
     batch = isinstance(body, EventBatch)
     events: list[EventIn] = body.events if isinstance(body, EventBatch) else [body]
+    by_status = rt.away_by_status()  # Slack calls, if any, before the transaction
     try:
         result = with_retry(
-            rt.db, lambda s: intake.record_events(s, events, config=rt.config, now=rt.now())
+            rt.db,
+            lambda s: intake.record_events(
+                s, events, config=rt.config, now=rt.now(), by_status=by_status
+            ),
         )
     except intake.BadInput as exc:
         if batch:
@@ -149,7 +157,7 @@ def get_lead(lead_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)], request: Request
 
     def work(session: Session) -> LeadDetail:
         lead = leads.get_lead(session, lead_id)
-        detail = leads.lead_detail(session, lead)
+        detail = leads.lead_detail(session, lead, rt.now())
         found = learning.likelihood_of(session, lead, rt.config, rt.now())
         if found is not None:
             detail.likelihood = LikelihoodOut.model_validate(found.as_dict())

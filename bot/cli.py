@@ -80,7 +80,12 @@ def cmd_config_check(args: argparse.Namespace) -> int:
         route = team.route.model_dump(exclude_defaults=True) or {"default": True}
         print(
             f"  team {team.name}: channel {team.channel}, {len(team.reps)} rep(s), "
-            f"{len(team.managers)} manager(s), {team.timezone}, route {route}"
+            f"{len(team.managers)} manager(s), {team.timezone}, route {route}, "
+            + (
+                f"round robin ({team.claim_minutes} min claim window)"
+                if team.assign == "round_robin"
+                else "claim"
+            )
         )
     scoring = config.scoring
     print(
@@ -105,7 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from core.migrate import upgrade
 
     env = settings()
-    require(env.slack_bot_token, "SLACK_BOT_TOKEN")
+    token = require(env.slack_bot_token, "SLACK_BOT_TOKEN")
     if args.socket_mode:
         require(env.slack_app_token, "SLACK_APP_TOKEN")
     else:
@@ -115,8 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or env.host
     port = args.port or env.port
     preflight.port(host, port)
-    assert env.slack_bot_token is not None
-    preflight.slack(env.slack_bot_token, env.slack_api_url)
+    preflight.slack(token, env.slack_api_url)
     upgrade(url)
     runtime = Runtime(settings=env, config=config, db=Database(url))
     slack = build_slack(runtime)
@@ -142,9 +146,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def require(value: str | None, name: str) -> None:
+def require(value: str | None, name: str) -> str:
     if not value:
         raise UsageError(f"{name} is not set (see the README's configuration table)")
+    return value
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
@@ -163,6 +168,8 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
             raise UsageError(f"--at {args.at!r} is not an ISO-8601 time") from exc
         if at.tzinfo is None:
             raise UsageError(f"--at {args.at!r} needs a UTC offset, like 2026-11-23T09:00:00+01:00")
+        if not 1970 <= at.year <= 9000:  # jobs add and subtract days; year 1 or 9999 overflows
+            raise UsageError(f"--at {args.at!r} is out of range (years 1970 to 9000)")
     config = workspace()
     from core.migrate import upgrade
 
@@ -170,7 +177,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     upgrade(url)  # a no-op at head; a fresh database gets its tables instead of an error
     db = Database(url)
     try:
-        runtime = Runtime(settings=env, config=config, db=db, clock=lambda: at)
+        # Without --at the clock runs: the outbox's lease is renewed in real time.
+        clock = (lambda: at) if args.at else utcnow
+        runtime = Runtime(settings=env, config=config, db=db, clock=clock)
         slack = build_slack(runtime, verify_token=False)
         if args.name != "outbox":
             from bot.scheduler import JOBS
@@ -371,9 +380,9 @@ def _print_models(work: Callable[[Any], list[str]], *, empty: str | None = None)
     from core.migrate import upgrade
     from core.services import learning
 
-    env = settings()
-    upgrade(env.database_url)
-    db = Database(env.database_url)
+    url = database_url()
+    upgrade(url)
+    db = Database(url)
     try:
         with db.transaction() as session:
             lines = work(session)
@@ -426,9 +435,16 @@ def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None
     parser.add_argument("--target", required=required, help="the outcome column")
     parser.add_argument("--positive", help="the outcome value that counts as good")
     parser.add_argument("--time", help="split by this column: its latest 30%% are the test set")
-    parser.add_argument("--exclude", action="append", metavar="COL", help="leave a column out")
+    # extend + "+": `--exclude A B` and `--exclude A --exclude B` both work.
     parser.add_argument(
-        "--keep", action="append", metavar="COL", help="use a column the leak guard would drop"
+        "--exclude", action="extend", nargs="+", metavar="COL", help="leave columns out"
+    )
+    parser.add_argument(
+        "--keep",
+        action="extend",
+        nargs="+",
+        metavar="COL",
+        help="use columns the leak guard would drop",
     )
 
 

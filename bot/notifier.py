@@ -49,7 +49,8 @@ class Notifier:
             if claimed is None:
                 break
             try:
-                posted = self.deliver(claimed)
+                with self.queue.lease_kept(claimed):
+                    posted = self.deliver(claimed)
             except Undeliverable as exc:
                 self.failed(claimed, exc)
                 report.failed += 1

@@ -82,8 +82,15 @@ def details_of(
 ) -> LeadDetails:
     entry = stage_entry(session, lead)
     history = [
-        HistoryLine(t.from_stage, t.to_stage, t.actor, t.reason, t.at)
-        for t in lead_queries.history(session, lead.id)
+        HistoryLine(
+            h["from_stage"],
+            h["to_stage"],
+            h["actor"],
+            h["reason"],
+            h["at"],
+            (h["from_owner"], h["to_owner"]) if h["kind"] == "owner" else None,
+        )
+        for h in lead_queries.full_history(session, lead.id)
     ]
     bant = lead_queries.latest_qualification(session, lead.id)
     opportunity = lead_queries.opportunity_of(session, lead.id)

@@ -3,7 +3,7 @@ the hooks that wake background workers after a commit."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -23,6 +23,9 @@ class Runtime:
     clock: Callable[[], datetime] = utcnow
     #: Called after a commit that added outbox rows (the notifier wakes up and drains them).
     outbox_listeners: list[Callable[[], None]] = field(default_factory=list)
+    #: Reps whose Slack status says they are away, and why (``[routing] use_slack_status``);
+    #: set by the Slack side, read before a transaction that may offer a lead.
+    away_by_status: Callable[[], Mapping[str, str]] = lambda: {}
 
     def now(self) -> datetime:
         return self.clock()

@@ -25,7 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.runtime import Runtime
-from core.services import digest, learning, reminders
+from core.services import digest, learning, offers, reminders
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +39,14 @@ Job = Callable[[Runtime], str]
 
 
 def run_reminders(runtime: Runtime) -> str:
+    """Claim windows that ran out are closed first, then the SLA reminders come due."""
     with runtime.db.transaction() as session:
+        opened = offers.close_expired_windows(session, runtime.config, runtime.now())
         queued = reminders.send_reminders(session, runtime.config, runtime.now())
-    if queued:
+    if queued or opened:
         runtime.outbox_changed()
-    return f"reminders: queued {len(queued)}"
+    windows = f", claim windows closed {len(opened)}" if opened else ""
+    return f"reminders: queued {len(queued)}{windows}"
 
 
 def run_digest(runtime: Runtime) -> str:

@@ -23,6 +23,7 @@ from bot import api
 from bot.app import build_app
 from bot.metrics import Metrics
 from bot.notifier import Notifier, NotifierWorker
+from bot.presence import SlackPresence, presence_client
 from bot.runtime import Runtime
 from bot.slack_http import build_web_client, mount_slack
 from bot.webhooks import Dispatcher, WebhookWorker
@@ -89,6 +90,7 @@ class SlackSide:
     bolt: App
     notifier: Notifier
     worker: NotifierWorker
+    presence: SlackPresence
 
 
 def build_slack(runtime: Runtime, *, verify_token: bool = True) -> SlackSide:
@@ -96,11 +98,13 @@ def build_slack(runtime: Runtime, *, verify_token: bool = True) -> SlackSide:
     if not token:
         raise ValueError("SLACK_BOT_TOKEN is not set")
     client = build_web_client(token, runtime.settings.slack_api_url)
+    presence = SlackPresence(runtime, presence_client(token, runtime.settings.slack_api_url))
+    runtime.away_by_status = presence
     notifier = Notifier(runtime, client)
     worker = NotifierWorker(notifier)
     runtime.outbox_listeners.append(worker.wake)
     return SlackSide(
-        client, build_app(runtime, client, verify_token=verify_token), notifier, worker
+        client, build_app(runtime, client, verify_token=verify_token), notifier, worker, presence
     )
 
 

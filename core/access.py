@@ -11,6 +11,7 @@ says in which stages a button is shown at all.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -108,6 +109,21 @@ def can_park(config: WorkspaceConfig, user: str, lead: LeadLike) -> bool:
 
 def can_snooze(config: WorkspaceConfig, user: str, lead: LeadLike) -> bool:
     return _works(config, user, lead)
+
+
+def can_accept_offered(
+    config: WorkspaceConfig,
+    user: str,
+    lead: LeadLike,
+    offered_to: str | None,
+    until: datetime | None,
+    now: datetime,
+) -> bool:
+    """A lead on offer to one rep: until its claim window ends only that rep or a manager of
+    the team may accept it (or qualify it, which accepts it)."""
+    if offered_to is None or until is None or now >= until:
+        return True
+    return user == offered_to or _manages(config, user, lead)
 
 
 def can_look_up(config: WorkspaceConfig, user: str) -> bool:

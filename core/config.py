@@ -211,14 +211,55 @@ class Route(_Strict):
         return self
 
 
+_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+
+
+class Rep(_Strict):
+    """A rep of a team: a plain ID in the config weighs 1 and has no cap."""
+
+    id: UserId
+    weight: float = Field(1.0, gt=0, allow_inf_nan=False)
+    max_open: int | None = Field(None, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _plain_id(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if not _USER_ID.match(value):
+                raise ValueError(
+                    f"{value!r} is not a Slack user ID (it starts with U or W, like the ID in "
+                    "the Slack app's 'Copy ID' menu)"
+                )
+            return {"id": value}
+        return value
+
+
 class Team(_Strict):
     name: str = Field(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")
     channel: ChannelId
     timezone: Annotated[str, AfterValidator(_timezone)] = "UTC"
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
-    reps: list[UserId] = []
+    # In the file: ``reps = ["U0REP1", { id = "U0REP2", weight = 2, max_open = 25 }]``.
+    rep_entries: list[Rep] = Field([], alias="reps")
     managers: list[UserId] = []
     route: Route
+    #: Who is offered a new MQL/PQL: ``claim`` (the first to click) or ``round_robin``.
+    assign: Literal["claim", "round_robin"] = "claim"
+    #: Business minutes the offered rep has before the whole team may accept.
+    claim_minutes: int = Field(15, ge=1, le=7 * 24 * 60)
+
+    @field_validator("rep_entries")
+    @classmethod
+    def _unique_reps(cls, value: list[Rep]) -> list[Rep]:
+        ids = [rep.id for rep in value]
+        dupes = sorted({rep for rep in ids if ids.count(rep) > 1})
+        if dupes:
+            raise ValueError(f"lists a rep twice ({', '.join(dupes)})")
+        return value
+
+    @property
+    def reps(self) -> list[str]:
+        return [rep.id for rep in self.rep_entries]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -330,12 +371,32 @@ class Qualification(_Strict):
     bant_required: int = Field(3, ge=1, le=4)
 
 
+DEFAULT_AWAY_STATUSES = (
+    "vacation",
+    "holiday",
+    "out of office",
+    "ooo",
+    "sick",
+    ":palm_tree:",
+    ":face_with_thermometer:",
+)
+
+
+class Routing(_Strict):
+    #: A Slack status whose text or emoji matches ``away_statuses`` means away.
+    use_slack_status: bool = False
+    away_statuses: list[Annotated[str, Field(min_length=1)]] = list(DEFAULT_AWAY_STATUSES)
+    #: A new MQL from the e-mail domain of an open, owned lead goes to that owner.
+    match_accounts: bool = True
+
+
 class WorkspaceConfig(_Strict):
     marketing: Marketing
     teams: list[Team] = []
     scoring: Scoring = Field(default_factory=Scoring)
     sla: Sla = Field(default_factory=Sla)
     qualification: Qualification = Field(default_factory=Qualification)
+    routing: Routing = Field(default_factory=Routing)
 
     @model_validator(mode="after")
     def _unique_teams(self) -> WorkspaceConfig:

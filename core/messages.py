@@ -182,6 +182,35 @@ class Digest:
 
 
 @dataclass(frozen=True)
+class OfferDm:
+    """Tell ``rep`` that the lead (its stage entry ``transition_id``) is offered to them."""
+
+    KIND: ClassVar[str] = "offer_dm"
+    lead_id: int
+    transition_id: int
+    rep: str
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.transition_id}"
+
+
+@dataclass(frozen=True)
+class RoutingFallback:
+    """In the alert's thread, tell the team's managers that no rep could be offered the lead,
+    and why each was passed over (``(rep, why)`` pairs)."""
+
+    KIND: ClassVar[str] = "routing_fallback"
+    lead_id: int
+    transition_id: int
+    skipped: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.transition_id}"
+
+
+@dataclass(frozen=True)
 class WebhookDisabled:
     """Tell marketing that a webhook endpoint was disabled (410 Gone, or 3 days of failures);
     once per disabling, ``disabled_at`` telling one from the next."""
@@ -212,6 +241,8 @@ Message = (
     | ReminderEscalation
     | ReminderOwner
     | Digest
+    | OfferDm
+    | RoutingFallback
     | WebhookDisabled
 )
 Reminder = ReminderThread | ReminderEscalation | ReminderOwner
@@ -228,6 +259,8 @@ TYPES: dict[str, type[Message]] = {
         ReminderEscalation,
         ReminderOwner,
         Digest,
+        OfferDm,
+        RoutingFallback,
         WebhookDisabled,
     )
 }

@@ -285,7 +285,104 @@ class ReminderSnooze(Base):
 # --- views the bot opened (replayed or forged submissions) -------------------------------------
 
 
+class OpenedView(Base):
+    """A modal the bot opened: its submission is acted on only if it is this form, from this
+    user, and only once (``used_at`` is set by compare-and-set in the submission's transaction).
+
+    ``nonce`` is the view's ``external_id``, recorded before ``views.open`` so a submission can
+    never arrive before its record; ``view_id`` is Slack's id, known once ``views.open`` answers.
+    """
+
+    __tablename__ = "opened_views"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(64), unique=True)
+    view_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    callback_id: Mapped[str] = mapped_column(String(50))
+    user_id: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    opened_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (Index(None, "lead_id"),)
+
+
 # --- routing: rotation state, offers, away periods ----------------------------------------------
+
+
+class Rotation(Base):
+    """A team's round-robin state (each rep's gained weight). Read and written, row locked, in
+    the transaction that makes an offer, so concurrent processes take turns fairly."""
+
+    __tablename__ = "rotations"
+
+    team: Mapped[str] = mapped_column(String(50), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    picks: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime]
+
+
+class Offer(Base):
+    """A qualified lead offered to one rep: only they (or a manager) may accept it until
+    ``until``; the reminders job closes the window (``closed_at``)."""
+
+    __tablename__ = "offers"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    # The stage entry (MQL/PQL) the offer is about: at most one offer per entry.
+    transition_id: Mapped[int] = mapped_column(
+        ForeignKey("stage_transitions.id", ondelete="CASCADE"), unique=True
+    )
+    team: Mapped[str] = mapped_column(String(50))
+    rep: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(30))
+    offered_at: Mapped[datetime]
+    until: Mapped[datetime]
+    closed_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(None, "lead_id"),
+        Index(None, "closed_at", "until"),
+        Index(None, "rep", "offered_at"),
+    )
+
+
+class AwayPeriod(Base):
+    """``/lead away``: the user gets no offers from ``created_at`` until ``until`` (None: until
+    ``/lead back``, which sets ``ended_at``)."""
+
+    __tablename__ = "away_periods"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user: Mapped[str] = mapped_column(String(32))
+    until: Mapped[datetime | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(32))
+
+    __table_args__ = (Index(None, "user", "ended_at"),)
+
+
+class OwnerChange(Base):
+    """The audit trail of ownership: one row per owner change, from whom to whom, who did it
+    and why (``round robin``, ``account owner``, ``accepted``, ``assigned by U...``,
+    ``claim window ended``)."""
+
+    __tablename__ = "owner_changes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    stage: Mapped[str] = mapped_column(String(16))
+    from_owner: Mapped[str | None] = mapped_column(String(32))
+    to_owner: Mapped[str | None] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(100))
+    at: Mapped[datetime]
+
+    __table_args__ = (Index(None, "lead_id", "at"),)
 
 
 # --- outgoing webhooks -------------------------------------------------------------------------

@@ -218,11 +218,17 @@ class ScoreOut(BaseModel):
 
 
 class HistoryEntry(BaseModel):
+    """A stage change, or (``kind = "owner"``) an owner change: then ``from_stage`` and
+    ``to_stage`` are the stage it happened in, and ``from_owner``/``to_owner`` say who."""
+
+    kind: Literal["stage", "owner"] = "stage"
     from_stage: Stage
     to_stage: Stage
     actor: str
     reason: str | None
     at: datetime
+    from_owner: str | None = None
+    to_owner: str | None = None
 
 
 class QualificationOut(BaseModel):
@@ -292,6 +298,9 @@ class LeadDetail(LeadOut):
     qualification: QualificationOut | None
     opportunity: OpportunityOut | None
     likelihood: LikelihoodOut | None = None
+    #: While the lead is on offer to one rep: who, and until when only they may accept.
+    offered_to: str | None = None
+    offered_until: datetime | None = None
 
 
 class LeadPage(BaseModel):

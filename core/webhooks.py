@@ -88,7 +88,10 @@ def check_url(url: str, resolve: Resolver) -> list[str]:
         raise BadEndpoint(f"a webhook URL has 1 to {MAX_URL} characters")
     if any(ch.isspace() or ord(ch) < 32 for ch in text):
         raise BadEndpoint(f"{text!r} is not a URL (it contains spaces or control characters)")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # an unclosed "[" of an IPv6 host, for one
+        raise BadEndpoint(f"{text!r} is not a URL ({exc})") from exc
     if parts.scheme.lower() not in ("http", "https"):
         raise BadEndpoint(f"{text!r} is not an http(s) URL")
     if parts.username is not None or parts.password is not None:

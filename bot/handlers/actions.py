@@ -58,13 +58,16 @@ def register_lead_buttons(app: App, runtime: Runtime) -> None:
         def on_click(ack: Ack, body: Body, client: WebClient, respond: Respond) -> None:
             ack()
             note = partial(tell, respond, client, body)
+            lead_id, user = lead_id_of(body), body["user"]["id"]
             view = run_or_tell(
                 runtime,
                 note,
-                lambda session: build(runtime, session, lead_id_of(body), body["user"]["id"], body),
+                lambda session: build(runtime, session, lead_id, user, body),
                 wake=False,
             )
-            problem = view and modals.open_view(client, body["trigger_id"], view)
+            problem = view and modals.open_view(
+                runtime, client, body["trigger_id"], view, user=user, lead_id=lead_id
+            )
             if problem:
                 note(problem)
 

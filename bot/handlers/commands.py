@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -17,12 +17,20 @@ from bot.handlers import modals
 from bot.present import card_of, details_of
 from bot.runtime import Runtime
 from bot.usecase import run, slack_text
-from bot.views.cards import StatsView, lookup_reply, mine_reply, stats_reply, text_reply, usage
+from bot.views.cards import (
+    RepLine,
+    StatsView,
+    lookup_reply,
+    mine_reply,
+    stats_reply,
+    text_reply,
+    usage,
+)
 from bot.views.text import esc
 from core import access
 from core.lifecycle import Stage
 from core.refusals import Refusal, Refused
-from core.services import leadops, outcomes, reports
+from core.services import leadops, offers, outcomes, reports
 
 Command = dict[str, Any]
 MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
@@ -109,7 +117,9 @@ def register(app: App, runtime: Runtime) -> None:
             wake=False,
         )
         ack()  # within Slack's 3 seconds; the trigger_id stays valid for views.open after it
-        problem = modals.open_view(client, command["trigger_id"], view)
+        problem = modals.open_view(
+            runtime, client, command["trigger_id"], view, user=command["user_id"], lead_id=lead_id
+        )
         if problem:  # through the command's response_url: only the user sees it, anywhere
             WebhookClient(command["response_url"]).send(text=problem, response_type="ephemeral")
 
@@ -196,6 +206,20 @@ def register(app: App, runtime: Runtime) -> None:
         with runtime.db.transaction() as session:
             funnel = reports.funnel(session, config, since=since, until=now, team=team)
             handoffs = outcomes.outcomes(session, config, since=since, until=now, team=team)
+            caps = {r.id: r.max_open for t in config.teams for r in t.rep_entries}
+            per_rep = [
+                RepLine(
+                    r.rep,
+                    r.team,
+                    r.offered,
+                    r.accepted,
+                    r.median_accept_seconds,
+                    r.open_now,
+                    caps.get(r.rep),
+                    r.away,
+                )
+                for r in reports.rep_stats(session, config, since=since, until=now, team=team)
+            ]
         ack(
             **stats_reply(
                 StatsView(
@@ -213,6 +237,57 @@ def register(app: App, runtime: Runtime) -> None:
                     rejections=funnel.top_rejections(),
                     unrouted=funnel.unrouted,
                     outcomes=handoffs,
+                    reps=per_rep,
                 )
             )
         )
+
+    def person(args: list[str], command: Command) -> tuple[str, list[str]]:
+        """``[@user] rest...``: the mentioned user (else the caller) and the other words."""
+        if args and (match := MENTION.match(args[0])):
+            return match.group(1) or match.group(2), args[1:]
+        if args and args[0].startswith("@"):
+            raise Refused(f"I don't know {esc(args[0][:40])}; mention them, like @name.")
+        return command["user_id"], args
+
+    @subcommand("away")
+    def on_away(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        user, rest = person(args, command)
+        last_day = None
+        if rest and rest[0].lower() == "until":
+            if len(rest) < 2:
+                raise Usage("away", "Until when? Give a date like 2026-12-24.")
+            try:
+                last_day = date.fromisoformat(rest[1])
+            except ValueError:
+                raise Usage("away", f"{esc(rest[1][:20])} is not a date like 2026-12-24.") from None
+            rest = rest[2:]
+        with runtime.db.transaction() as session:
+            offers.set_away(
+                session,
+                user,
+                actor=command["user_id"],
+                last_day=last_day,
+                reason=" ".join(rest) or None,
+                config=runtime.config,
+                now=runtime.now(),
+            )
+        who = "You are" if user == command["user_id"] else f"<@{user}> is"
+        until = f" until {last_day:%Y-%m-%d} (inclusive)" if last_day else ""
+        back = "`/lead back`" + ("" if user == command["user_id"] else f" <@{user}>")
+        ack(**text_reply(f"{who} away{until}: no new leads are offered meanwhile. {back} ends it."))
+
+    @subcommand("back")
+    def on_back(ack: Ack, command: Command, client: WebClient, args: list[str]) -> None:
+        user, rest = person(args, command)
+        if rest:
+            raise Usage("back", "`/lead back` takes nothing but an optional @user.")
+        with runtime.db.transaction() as session:
+            was_away = offers.set_back(
+                session, user, actor=command["user_id"], config=runtime.config, now=runtime.now()
+            )
+        who = "You are" if user == command["user_id"] else f"<@{user}> is"
+        if not was_away:
+            ack(**text_reply(f"{who} not away; nothing changed."))
+            return
+        ack(**text_reply(f"{who} back: new leads are offered again."))

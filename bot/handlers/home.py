@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from slack_bolt import App
 from slack_sdk import WebClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.present import actions_for, card_of
 from bot.runtime import Runtime
@@ -16,7 +18,7 @@ from bot.views.home import Home, HomeItem, home_view
 from core import access
 from core.lifecycle import QUALIFIED
 from core.models import Lead
-from core.services import leadops, reports
+from core.services import leadops, offers, reports
 from core.services.stages import stage_entry
 
 
@@ -28,6 +30,7 @@ def build_home(runtime: Runtime, user: str) -> dict[str, Any]:
     home = Home(is_sales=bool(teams), is_manager=bool(managed), teams=managed)
     if not teams:
         return home_view(home, now)
+    by_status = runtime.away_by_status() if managed else {}  # Slack, before the transaction
     with runtime.db.transaction() as session:
         mine = []
         for lead in leadops.mine(session, user):
@@ -69,7 +72,31 @@ def build_home(runtime: Runtime, user: str) -> dict[str, Any]:
                             )
                         )
             home.breaches = breached
+            home.away, home.capped = _availability(session, runtime, managed, by_status)
     return home_view(home, now)
+
+
+def _availability(
+    session: Session, runtime: Runtime, managed: list[str], by_status: Mapping[str, str]
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The managed teams' reps who are away and those at their cap."""
+    config = runtime.config
+    away: list[tuple[str, str]] = []
+    capped: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name in managed:
+        team = config.team(name)
+        if team is None:
+            continue
+        for person in offers.candidates(session, team, runtime.now(), by_status):
+            if person.id in seen:
+                continue
+            seen.add(person.id)
+            if person.away:
+                away.append((person.id, person.away))
+            elif person.unavailable:
+                capped.append((person.id, person.unavailable))
+    return away, capped
 
 
 def register(app: App, runtime: Runtime) -> None:

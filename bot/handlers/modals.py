@@ -2,12 +2,13 @@
 
 Each builder runs inside the caller's transaction and raises a refusal with a message for the
 user when the modal must not open: permission is checked first (the same predicate as the
-button and the use case), then the stage, so nobody learns a stage they may not see. Nothing
-is changed by opening a modal. Callers acknowledge Slack first, then call ``views.open`` with
-the view (see :func:`open_view`)."""
+button and the use case), then the stage, so nobody learns a stage they may not see. Opening a
+modal changes no lead; it is recorded, so that its submission is acted on once. Callers
+acknowledge Slack first, then call ``views.open`` with the view (see :func:`open_view`)."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -22,7 +23,7 @@ from core import access
 from core.access import Action
 from core.businesstime import hours_of
 from core.lifecycle import QUALIFIED, IllegalTransition, Stage
-from core.services import handoff, qualification
+from core.services import handoff, opened_views, qualification
 from core.services import leads as lead_queries
 from core.services.leads import get_lead
 
@@ -51,6 +52,8 @@ def bant_view(
     lead = get_lead(session, lead_id)
     access.check(Action.QUALIFY, runtime.config, user, lead)
     stage = Stage(lead.stage)
+    if stage in QUALIFIED:  # qualifying accepts it: not while it is offered to someone else
+        handoff.check_may_accept(session, lead, user, runtime.config, runtime.now())
     if stage not in QUALIFIED and stage is not Stage.SAL:
         raise IllegalTransition(stage, Stage.SQL)
     last = lead_queries.latest_qualification(session, lead.id)
@@ -81,11 +84,37 @@ def assign_view(
     return assign_modal(lead.id, lead.full_name)
 
 
-def open_view(client: WebClient, trigger_id: str, view: dict[str, Any]) -> str | None:
-    """``views.open``; a message for the user if Slack refused (an expired trigger, say)."""
+def open_view(
+    runtime: Runtime,
+    client: WebClient,
+    trigger_id: str,
+    view: dict[str, Any],
+    *,
+    user: str,
+    lead_id: int,
+) -> str | None:
+    """``views.open``, recorded so that only this user's one submission of it is acted on
+    (see :mod:`core.services.opened_views`); a message for the user if Slack refused (an
+    expired trigger, say)."""
+    nonce = secrets.token_urlsafe(24)
+    with runtime.db.transaction() as session:
+        opened_views.record(
+            session,
+            nonce=nonce,
+            callback_id=str(view["callback_id"]),
+            user=user,
+            lead_id=lead_id,
+            now=runtime.now(),
+        )
     try:
-        client.views_open(trigger_id=trigger_id, view=view)
+        response = client.views_open(trigger_id=trigger_id, view={**view, "external_id": nonce})
     except SlackApiError as exc:
+        if exc.response is not None and exc.response.status_code == 200:
+            # Slack said no (a 5xx may still have opened it: keep the record then).
+            with runtime.db.transaction() as session:
+                opened_views.forget(session, nonce)
         error = exc.response.get("error") if exc.response else "unknown error"
         return f"Slack could not open the form ({error}). Please try again."
+    with runtime.db.transaction() as session:
+        opened_views.opened(session, nonce, str(response["view"]["id"]))
     return None

@@ -1,6 +1,7 @@
 """Modal submissions: Reject, BANT, opportunity and assign. Bad answers come back inline on
 their block and nothing is stored; any other refusal (the stage moved on, no permission) shows
-on the form's first block."""
+on the form's first block. Each is acted on only if the bot opened that form for that user,
+and only once (:func:`lead_of`, inside the submission's transaction)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import date
 from typing import Any
 
 from slack_bolt import Ack, App
+from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
 from bot.usecase import run_in_modal
@@ -15,7 +17,7 @@ from bot.views import ids
 from bot.views.forms import result_view
 from core.lifecycle import Stage
 from core.refusals import Invalid
-from core.services import handoff, leadops, qualification
+from core.services import handoff, leadops, opened_views, qualification
 
 View = dict[str, Any]
 
@@ -31,8 +33,10 @@ def value_of(view: View, block: str) -> str | None:
     return str(value) if value is not None else None
 
 
-def lead_of(view: View) -> int:
-    return int(view["private_metadata"].split("|")[0])
+def lead_of(runtime: Runtime, session: Session, body: dict[str, Any], view: View) -> int:
+    """The lead the submitted form was opened for, once: the form is marked used (and a
+    replayed, forged or someone else's form refused) in the submission's transaction."""
+    return opened_views.use(session, view, user=body["user"]["id"], now=runtime.now())
 
 
 def qualified_text(result: qualification.Qualified, required: int) -> str:
@@ -63,7 +67,7 @@ def register(app: App, runtime: Runtime) -> None:
             ids.REJECT_REASON,
             lambda session: handoff.reject(
                 session,
-                lead_of(view),
+                lead_of(runtime, session, body, view),
                 actor=body["user"]["id"],
                 reason=reason,
                 comment=value_of(view, ids.REJECT_COMMENT),
@@ -91,7 +95,7 @@ def register_lead_forms(app: App, runtime: Runtime) -> None:
             qualification.QUESTIONS[0].key,
             lambda session: qualification.qualify(
                 session,
-                lead_of(view),
+                lead_of(runtime, session, body, view),
                 answers,
                 actor=body["user"]["id"],
                 config=runtime.config,
@@ -112,7 +116,7 @@ def register_lead_forms(app: App, runtime: Runtime) -> None:
             "name",
             lambda session: qualification.record_opportunity(
                 session,
-                lead_of(view),
+                lead_of(runtime, session, body, view),
                 name=value_of(view, "name"),
                 amount=value_of(view, "amount"),
                 currency=value_of(view, "currency"),
@@ -146,7 +150,7 @@ def register_lead_forms(app: App, runtime: Runtime) -> None:
             "owner",
             lambda session: leadops.assign(
                 session,
-                lead_of(view),
+                lead_of(runtime, session, body, view),
                 owner,
                 actor=body["user"]["id"],
                 config=runtime.config,

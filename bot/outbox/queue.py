@@ -2,8 +2,10 @@
 
 1. claim: in a short transaction, take the oldest due row whose lead has no earlier unsent row
    (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several processes never take the same row),
-   count the attempt and lease it for a while; commit.
-2. (the delivery, outside any transaction)
+   count the attempt and lease it for ``LEASE``; commit.
+2. (the delivery, outside any transaction, while :meth:`OutboxQueue.lease_kept` renews the
+   lease.) A worker that dies (kill -9, a lost machine) stops renewing, so its row, and with it
+   every later message about that lead, is free for another worker within one lease.
 3. finish: mark it sent, or store the error and when to try again, or give it up when trying
    again cannot help. Nothing is ever dropped: a row that keeps failing stays, with its last
    error; a given-up row stays too and no longer holds up the lead's later rows.
@@ -12,12 +14,15 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
 from core.db import Database
@@ -25,9 +30,9 @@ from core.models import Outbox
 
 log = logging.getLogger(__name__)
 
-#: Longer than the slowest delivery (a 30 s timeout, retry handlers waiting out Retry-After,
-#: a history lookup); a row still leased is not taken by another worker.
-LEASE = timedelta(minutes=5)
+#: How long a claimed row is its worker's: renewed every quarter lease while the worker is
+#: delivering (however slow Slack is), so it runs out only when that worker is gone.
+LEASE = timedelta(seconds=20)
 MAX_BACKOFF = timedelta(minutes=15)
 
 
@@ -97,6 +102,42 @@ class OutboxQueue:
             return Claimed(
                 row.id, row.kind, row.lead_id, dict(row.payload), row.attempts, row.created_at
             )
+
+    def renew_lease(self, claimed: Claimed) -> bool:
+        """Extend the lease of a row this worker still holds; False once it is not ours."""
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(Outbox)
+                .where(
+                    Outbox.id == claimed.id,
+                    Outbox.attempts == claimed.attempts,
+                    Outbox.sent_at.is_(None),
+                )
+                .values(next_attempt_at=self.clock() + self.lease)
+                .execution_options(synchronize_session=False)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    @contextmanager
+    def lease_kept(self, claimed: Claimed) -> Iterator[None]:
+        """Renew the row's lease in the background while the body delivers it."""
+        done = threading.Event()
+
+        def heartbeat() -> None:
+            while not done.wait(self.lease.total_seconds() / 4):
+                try:
+                    if not self.renew_lease(claimed):
+                        return
+                except SQLAlchemyError as exc:  # try again next beat; the lease may run out
+                    log.warning("outbox %s: lease not renewed: %s", claimed.id, exc)
+
+        beat = threading.Thread(target=heartbeat, name=f"leadbot-lease-{claimed.id}", daemon=True)
+        beat.start()
+        try:
+            yield
+        finally:
+            done.set()
+            beat.join()
 
     def succeeded(
         self, claimed: Claimed, record: Callable[[Session, datetime], None] | None = None

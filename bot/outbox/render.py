@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,9 @@ from bot.runtime import Runtime
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
+from bot.views.routing import OfferLine, fallback_note, offer_block, offer_dm
 from bot.views.webhooks import endpoint_disabled
+from core.config import Team
 from core.lifecycle import QUALIFIED, Stage
 from core.messages import (
     AlertRefresh,
@@ -28,13 +31,15 @@ from core.messages import (
     MarketingAccepted,
     MarketingRejected,
     Message,
+    OfferDm,
     Reminder,
     ReminderEscalation,
     ReminderOwner,
     ReminderThread,
+    RoutingFallback,
     WebhookDisabled,
 )
-from core.models import Lead, SlackMessage, StageTransition
+from core.models import Lead, Offer, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE
 from core.services.stages import latest_transition, stage_entry
 
@@ -84,6 +89,10 @@ def render(runtime: Runtime, message: Message) -> Say | None:
             return _reminder(runtime, message)
         case Digest():
             return _digest(runtime, message)
+        case OfferDm():
+            return _offer_dm(runtime, message)
+        case RoutingFallback():
+            return _fallback(runtime, message)
         case WebhookDisabled():
             return Post(
                 runtime.config.marketing.channel,
@@ -119,6 +128,7 @@ def _alert(runtime: Runtime, message: LeadQualified) -> Say | None:
             alert.to_stage,
             alert_status(session, lead, alert),
             unrouted=team is None,
+            offer=_offer_block(runtime, session, lead, alert),
         )
     channel = team.channel if team else config.marketing.channel
     return Post(channel, view, alert_of=alert.id)
@@ -143,6 +153,7 @@ def _refresh(runtime: Runtime, message: AlertRefresh) -> Say | None:
             alert.to_stage,
             alert_status(session, lead, alert),
             unrouted=team is None and alert.to_stage in QUALIFIED,
+            offer=_offer_block(runtime, session, lead, alert),
         )
         return Edit(record.channel, record.ts, view)
 
@@ -219,3 +230,62 @@ def _digest(runtime: Runtime, numbers: Digest) -> Say | None:
         lambda: funnel_chart(numbers.series),
     )
     return Post(runtime.config.marketing.channel, digest_message(numbers), chart=chart)
+
+
+# --- routing -----------------------------------------------------------------------------------
+
+
+def _when(moment: datetime, team: Team | None) -> str:
+    zone = team.zone if team else ZoneInfo("UTC")
+    return f"{moment.astimezone(zone):%a %d %b %H:%M} {zone.key}"
+
+
+def _offer_block(
+    runtime: Runtime, session: Session, lead: Lead, alert: StageTransition
+) -> dict[str, Any] | None:
+    """Whom the alert's lead is offered to, or that its claim window ended."""
+    offer = session.scalars(select(Offer).where(Offer.transition_id == alert.id)).first()
+    if offer is None:
+        return None
+    team = runtime.config.team(offer.team)
+    if offer.closed_at is None:
+        return offer_block(
+            OfferLine(rep=offer.rep, until=_when(offer.until, team), reason=offer.reason)
+        )
+    if lead.owner is None:
+        return offer_block(OfferLine(opened_to=team.reps if team else ()))
+    return None
+
+
+def _offer_dm(runtime: Runtime, message: OfferDm) -> Say | None:
+    """The DM to the offered rep, unless the lead has moved on since."""
+    with runtime.db.transaction() as session:
+        lead = session.get(Lead, message.lead_id)
+        entry = stage_entry(session, lead) if lead is not None else None
+        if lead is None or entry is None or entry.id != message.transition_id:
+            return None
+        offer = session.scalars(select(Offer).where(Offer.transition_id == entry.id)).first()
+        if offer is None or offer.rep != message.rep:
+            return None
+        team = runtime.config.team(offer.team)
+        return Post(message.rep, offer_dm(card_of(lead), _when(offer.until, team), offer.reason))
+
+
+def _fallback(runtime: Runtime, message: RoutingFallback) -> Say | None:
+    """Nobody could be offered the lead: the managers hear why, in the alert's thread."""
+    config = runtime.config
+    with runtime.db.transaction() as session:
+        lead = session.get(Lead, message.lead_id)
+        if lead is None:
+            return None
+        team = config.team(lead.team)
+        alert = session.scalars(
+            select(SlackMessage).where(
+                SlackMessage.purpose == "alert", SlackMessage.transition_id == message.transition_id
+            )
+        ).first()
+        thread = (alert.channel, alert.ts) if alert else None
+    view = fallback_note(team.managers if team else (), message.skipped)
+    if thread is None:  # the alert was never recorded: say it in the channel itself
+        return Post(team.channel if team else config.marketing.channel, view)
+    return Post(thread[0], view, thread_ts=thread[1])

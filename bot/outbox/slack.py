@@ -2,8 +2,9 @@
 
 Every post carries metadata naming its outbox row; a row on its second or later attempt first
 looks in the channel's history (or the thread) for that metadata, so a crash between "posted"
-and "recorded" never posts twice. A chart is shared with the files upload flow, unless an
-earlier attempt already shared it."""
+and "recorded", or a post Slack carried out but answered with a 500 or 503, never posts twice
+(the Web API client does not repeat posts itself: see ``bot/slack_http.py``). A chart is
+shared with the files upload flow, unless an earlier attempt already shared it."""
 
 from __future__ import annotations
 

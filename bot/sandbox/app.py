@@ -28,6 +28,7 @@ from bot import preflight
 from bot.runtime import Runtime
 from bot.sandbox.driver import SlackDriver
 from bot.sandbox.emulator import SlackEmulator
+from bot.sandbox.favicon import favicon_ico
 from bot.sandbox.render import (
     Names,
     mrkdwn_html,
@@ -86,16 +87,30 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def sample_lead(email: str, config: WorkspaceConfig) -> dict[str, Any]:
-    """A lead that qualifies at once with the example config (a VP of a big company who asks
-    for a demo), from a country the first team's route takes when it routes by country."""
+#: The sample leads, in turn: (first name, last name, title, company, e-mail domain). Each is
+#: someone else, so a second alert is never mistaken for the first.
+SAMPLE_PEOPLE = (
+    ("Ada", "Lovelace", "VP Engineering", "Acme", "acme.de"),
+    ("Grace", "Hopper", "VP Operations", "Globex", "globex.de"),
+    ("Katherine", "Johnson", "VP Research", "Initech", "initech.de"),
+    ("Alan", "Turing", "VP Product", "Hooli", "hooli.de"),
+)
+
+
+def sample_lead(n: int, config: WorkspaceConfig) -> dict[str, Any]:
+    """The ``n``-th sample lead (from 0): the people in turn, numbered from the second round
+    (``ada2@acme.de``). Each qualifies at once with the example config (a VP of a big company
+    who asks for a demo), from a country the first team's route takes when it routes by
+    country."""
+    first, last, title, company, domain = SAMPLE_PEOPLE[n % len(SAMPLE_PEOPLE)]
+    round_ = n // len(SAMPLE_PEOPLE)
     countries = config.teams[0].route.country if config.teams else None
     return {
-        "email": email,
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "title": "VP Engineering",
-        "company": "Acme",
+        "email": f"{first.lower()}{round_ + 1 if round_ else ''}@{domain}",
+        "first_name": first,
+        "last_name": last,
+        "title": title,
+        "company": company,
         "company_size": 500,
         "country": (countries or ["DE"])[0],
         "source": "webinar",
@@ -147,21 +162,22 @@ class Sandbox:
     def database_url(self) -> str:
         return self.runtime.db.url
 
-    def fresh_email(self) -> str:
-        """``ada@acme.de``, or ``adaN@acme.de`` when that lead exists (a restart on the same
-        database), so the printed curl always makes a new alert."""
+    def fresh_sample(self) -> dict[str, Any]:
+        """The first sample lead not in the database yet (a restart on the same database
+        goes on where the last run stopped), so the printed curl always makes a new alert."""
+        config = self.runtime.config
         with self.runtime.db.transaction() as session:
-            taken = set(session.scalars(select(Lead.email).where(Lead.email.like("ada%@acme.de"))))
             n = int(session.scalar(select(func.count()).select_from(Lead)) or 0)
-        email, i = "ada@acme.de", n + 1
-        while email in taken:
-            email, i = f"ada{i}@acme.de", i + 1
-        return email
+            samples = [sample_lead(k, config) for k in range(n + 1)]  # n leads fill n at most
+            taken = set(
+                session.scalars(
+                    select(Lead.email).where(Lead.email.in_(s["email"] for s in samples))
+                )
+            )
+        return next(s for s in samples if s["email"] not in taken)
 
     def curl(self) -> str:
-        return curl_commands(
-            self.api_url, self.api_key, sample_lead(self.fresh_email(), self.runtime.config)
-        )
+        return curl_commands(self.api_url, self.api_key, self.fresh_sample())
 
     def banner(self) -> str:
         return "\n".join(
@@ -318,7 +334,8 @@ def page_html(initial: Any = None) -> bytes:
 
 
 class SandboxPage:
-    """The emulator's extra routes: ``GET /`` (the page), ``GET /sandbox/state``, and POSTs to
+    """The emulator's extra routes: ``GET /`` (the page), ``GET /favicon.ico``,
+    ``GET /sandbox/state``, and POSTs to
     ``/sandbox/{click,submit,close,command,home,sample}`` that act as the chosen user."""
 
     def __init__(
@@ -350,6 +367,8 @@ class SandboxPage:
     ) -> tuple[int, str, bytes] | None:
         if method == "GET" and path in ("/", "/sandbox", "/sandbox/"):
             return 200, "text/html; charset=utf-8", page_html(self.state(None, None))
+        if method == "GET" and path == "/favicon.ico":
+            return 200, "image/x-icon", favicon_ico()
         if method == "GET" and path == "/sandbox/state":
             params = {k: v[-1] for k, v in parse_qs(query).items()}
             return self._json(200, self.state(params.get("user"), params.get("channel")))
@@ -407,6 +426,7 @@ class SandboxPage:
 
     def channels(self, user: str | None) -> list[dict[str, Any]]:
         ids = [team.channel for team in self.config.teams] + [self.config.marketing.channel]
+        teams = {team.channel for team in self.config.teams}
         if user:
             ids.append(self.emulator.dm_channel(user))
         ws = self.emulator.workspace
@@ -416,11 +436,14 @@ class SandboxPage:
                 channel = ws.channels.get(channel_id)
                 if channel is None:
                     continue
+                # what the channel is for, so an empty one can say what will come
+                role = "dm" if channel.is_im else "team" if channel.id in teams else "marketing"
                 out.append(
                     {
                         "id": channel.id,
                         "name": "leadbot (DM)" if channel.is_im else f"#{channel.name}",
                         "kind": "dm" if channel.is_im else "channel",
+                        "role": role,
                         "count": sum(1 for m in channel.messages if not ws.is_reply(m)),
                     }
                 )
@@ -552,8 +575,9 @@ class SandboxPage:
 
     def sample(self, data: Mapping[str, Any]) -> dict[str, Any]:
         """Through the intake API: a sample lead and its demo request (an alert follows)."""
-        email = self.sandbox.fresh_email() if self.sandbox else "ada@acme.de"
-        lead = self._api.post("/leads", json=sample_lead(email, self.config))
+        lead_in = self.sandbox.fresh_sample() if self.sandbox else sample_lead(0, self.config)
+        email = lead_in["email"]
+        lead = self._api.post("/leads", json=lead_in)
         event = self._api.post("/events", json={"email": email, "type": "demo_request"})
         ok = lead.status_code in (200, 201) and event.status_code == 200
         return {"ok": ok, "status": event.status_code, "email": email, "error": None}

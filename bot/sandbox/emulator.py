@@ -156,6 +156,13 @@ class SlackEmulator:
                 user_id, name=name, real_name=real_name, tz=tz, email=email, is_bot=is_bot
             )
 
+    def set_status(self, user: str, text: str = "", emoji: str = "", expiration: int = 0) -> None:
+        """Set a user's Slack status (what users.profile.get answers); empty clears it."""
+        with self.api.changed:
+            found = self.workspace.users[user]
+            found.status_text, found.status_emoji = text, emoji
+            found.status_expiration = expiration
+
     def add_channel(
         self,
         channel_id: str,
@@ -200,12 +207,16 @@ class SlackEmulator:
         retry_after: int | None = None,
         timeout: bool = False,
         hold_seconds: float = 5.0,
+        performed: bool = False,
     ) -> None:
         """Make the next ``times`` calls of ``method`` fail.
 
         ``status=500`` (or 502/503) answers a server error; ``status=429, retry_after=1`` a rate
         limit; ``status=200, error="channel_not_found"`` a Slack error; ``timeout=True`` holds
-        the connection for ``hold_seconds`` and closes it without an answer.
+        the connection for ``hold_seconds`` and closes it without an answer. With
+        ``performed=True`` the call is carried out first (a half-failure: the message is
+        posted, the answer says it was not; or, with ``timeout``, the caller hangs after Slack
+        has done the work).
         """
         fault = Fault(
             status=status,
@@ -213,6 +224,7 @@ class SlackEmulator:
             retry_after=retry_after,
             timeout=timeout,
             hold_seconds=hold_seconds,
+            performed=performed,
         )
         with self.api.changed:
             self._faults.add(method, fault, times)

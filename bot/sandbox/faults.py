@@ -1,4 +1,5 @@
-"""Injected failures: the next N calls of a method answer with an error instead of working."""
+"""Injected failures: the next N calls of a method answer with an error instead of working, or
+(``performed``) work and then answer with an error, as Slack sometimes does."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ class Fault:
 
     ``status`` is the HTTP status (500, 503, 429, or 200 with ``error`` for a Slack-level
     error such as ``"channel_not_found"``). ``timeout`` holds the connection for
-    ``hold_seconds`` and then closes it without an answer.
+    ``hold_seconds`` and then closes it without an answer. ``performed`` carries the call out
+    first (the message is stored, the view opened) and only then fails or hangs: a client that
+    trusts the answer and simply tries again does it twice.
     """
 
     status: int = 500
@@ -19,6 +22,7 @@ class Fault:
     retry_after: int | None = None
     timeout: bool = False
     hold_seconds: float = 5.0
+    performed: bool = False
 
     @property
     def error_code(self) -> str:

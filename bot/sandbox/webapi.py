@@ -28,6 +28,7 @@ DEFAULT_SCOPES = (
     "groups:history",
     "users:read",
     "users:read.email",
+    "users.profile:read",
     "files:write",
 )
 MAX_PUSHED_VIEWS = 3
@@ -99,6 +100,7 @@ class WebApi:
             "conversations.replies": self.conversations_replies,
             "users.info": self.users_info,
             "users.lookupByEmail": self.users_lookup_by_email,
+            "users.profile.get": self.users_profile_get,
             "views.open": self.views_open,
             "views.push": self.views_push,
             "views.update": self.views_update,
@@ -125,13 +127,18 @@ class WebApi:
 
     def _call(self, method: str, args: dict[str, Any], token: str | None) -> ApiResult:
         fault = self.faults.take(method)
-        if fault is not None:
-            if fault.timeout:
-                return ApiResult(status=0, body=None, hold_seconds=fault.hold_seconds)
-            headers = {}
-            if fault.status == 429 or fault.retry_after is not None:
-                headers["Retry-After"] = str(fault.retry_after or 1)
-            return ApiResult(fault.status, {"ok": False, "error": fault.error_code}, headers)
+        if fault is None:
+            return self._perform(method, args, token)
+        if fault.performed:
+            self._perform(method, args, token)
+        if fault.timeout:
+            return ApiResult(status=0, body=None, hold_seconds=fault.hold_seconds)
+        headers = {}
+        if fault.status == 429 or fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after or 1)
+        return ApiResult(fault.status, {"ok": False, "error": fault.error_code}, headers)
+
+    def _perform(self, method: str, args: dict[str, Any], token: str | None) -> ApiResult:
         if not token:
             return ApiResult(200, {"ok": False, "error": "not_authed"})
         if token not in self.tokens:
@@ -426,6 +433,13 @@ class WebApi:
         if user is None:
             raise SlackError("user_not_found")
         return {"user": user.to_api()}
+
+    def users_profile_get(self, args: dict[str, Any]) -> dict[str, Any]:
+        # A bot token has no user of its own: the bot always names whose profile it reads.
+        user = self.ws.users.get(str(args.get("user") or ""))
+        if user is None:
+            raise SlackError("user_not_found")
+        return {"profile": user.profile()}
 
     def users_lookup_by_email(self, args: dict[str, Any]) -> dict[str, Any]:
         user = self.ws.user_by_email(str(args.get("email") or ""))

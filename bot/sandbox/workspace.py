@@ -34,6 +34,22 @@ class User:
     email: str | None
     is_bot: bool
     team_id: str
+    status_text: str = ""
+    status_emoji: str = ""
+    status_expiration: int = 0
+
+    def profile(self) -> dict[str, Any]:
+        """What users.profile.get answers (the fields the bot reads)."""
+        profile: dict[str, Any] = {
+            "real_name": self.real_name,
+            "display_name": self.name,
+            "status_text": self.status_text,
+            "status_emoji": self.status_emoji,
+            "status_expiration": self.status_expiration,
+        }
+        if self.email is not None:
+            profile["email"] = self.email
+        return profile
 
     def to_api(self) -> dict[str, Any]:
         profile: dict[str, Any] = {"real_name": self.real_name, "display_name": self.name}

@@ -130,10 +130,15 @@ def status_text(status: Status) -> str:
 
 
 def lead_alert(
-    card: LeadCard, kind: str, status: Status | None = None, *, unrouted: bool = False
+    card: LeadCard,
+    kind: str,
+    status: Status | None = None,
+    *,
+    unrouted: bool = False,
+    offer: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The alert for a lead that became ``kind`` (mql or pql): buttons while it waits for sales,
-    a status line once somebody acted."""
+    a status line once somebody acted. ``offer`` is the block naming whom it is offered to."""
     label = STAGE_LABEL.get(kind, kind.upper())
     headline = f":rotating_light: New {label}" + (
         " (no team matched: unrouted)" if unrouted else ""
@@ -145,6 +150,8 @@ def lead_alert(
     ]
     if status is None:
         value = str(card.id)
+        if offer is not None:
+            blocks.append(offer)
         blocks.append(
             ActionsBlock(
                 block_id="handoff",
@@ -162,7 +169,10 @@ def lead_alert(
         )
     text = f"New {label}: {esc(card.name)}" + (f" ({esc(card.company)})" if card.company else "")
     text += f", grade {card.grade}, engagement {card.engagement:.0f}"
-    return {"text": clip(text, 3000), "blocks": [block.to_dict() for block in blocks]}
+    return {
+        "text": clip(text, 3000),
+        "blocks": [block if isinstance(block, dict) else block.to_dict() for block in blocks],
+    }
 
 
 def reject_modal(

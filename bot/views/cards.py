@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,6 +34,8 @@ USAGE: dict[str, str] = {
     "mine": "`/lead mine`: your open leads, oldest first",
     "stats": "`/lead stats [team] [7d|30d|90d]`: the funnel, by source, campaign and scoring "
     "rule (managers and marketing)",
+    "away": "`/lead away [@user] [until YYYY-MM-DD] [reason]`: no new leads offered meanwhile",
+    "back": "`/lead back [@user]`: leads are offered again",
 }
 LEAD_HINT = "LEAD is an id (like `42`) or an e-mail address."
 
@@ -68,6 +70,23 @@ class HistoryLine:
     actor: str
     reason: str | None
     at: datetime
+    #: For an owner change: (from, to), either None for nobody.
+    owners: tuple[str | None, str | None] | None = None
+
+
+def history_text(h: HistoryLine, people: Collection[str]) -> str:
+    """One history line; user ids in a reason ("assigned by U0MGR1") shown as mentions."""
+    reason = esc_people(h.reason, people, 120) if h.reason else ""
+    if h.owners is not None:
+        return (
+            f"{h.at:%Y-%m-%d %H:%M} owner {mention(h.owners[0])} → {mention(h.owners[1])}"
+            f" by {mention(h.actor)}: {reason}"
+        )
+    return (
+        f"{h.at:%Y-%m-%d %H:%M} {STAGE_LABEL.get(h.from_stage, h.from_stage)} → "
+        f"{STAGE_LABEL.get(h.to_stage, h.to_stage)} by {mention(h.actor)}"
+        + (f": {reason}" if reason else "")
+    )
 
 
 @dataclass
@@ -96,12 +115,7 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
         SectionBlock(text=MarkdownTextObject(text=reasons_line(card))),
     ]
     if details.history:
-        lines = [
-            f"{h.at:%Y-%m-%d %H:%M} {STAGE_LABEL.get(h.from_stage, h.from_stage)} → "
-            f"{STAGE_LABEL.get(h.to_stage, h.to_stage)} by {mention(h.actor)}"
-            + (f": {esc_people(h.reason, details.people, 120)}" if h.reason else "")
-            for h in list(details.history)[-5:]
-        ]
+        lines = [history_text(h, details.people) for h in list(details.history)[-5:]]
         blocks.append(SectionBlock(text=MarkdownTextObject(text="*History*\n" + "\n".join(lines))))
     if details.bant:
         b = details.bant
@@ -112,7 +126,9 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
                     text=(
                         f"*BANT* ({b['met']}/{len(QUESTIONS)} met, by {mention(b['actor'])}): "
                         + " · ".join(
-                            f"{q.key} {esc(b[q.key])}" + (amount if q.key == "budget" else "")
+                            # the answer as the form named it, not its stored code
+                            f"{q.key} {esc(q.options.get(b[q.key], b[q.key]))}"
+                            + (amount if q.key == "budget" else "")
                             for q in QUESTIONS
                         )
                     )
@@ -204,6 +220,29 @@ class StatsView:
     rejections: Sequence[tuple[str, int]]
     unrouted: int
     outcomes: Outcomes | None = None
+    reps: Sequence[RepLine] = ()
+
+
+@dataclass(frozen=True)
+class RepLine:
+    rep: str
+    team: str
+    offered: int
+    accepted: int
+    median_accept: float | None
+    open_now: int
+    cap: int | None
+    away: str | None
+
+
+def rep_line(r: RepLine) -> str:
+    median = duration(r.median_accept) if r.median_accept is not None else "n/a"
+    cap = f" of {r.cap}" if r.cap is not None else ""
+    away = f" · {esc(r.away)}" if r.away else ""
+    return (
+        f"• {mention(r.rep)} ({esc(r.team)}): offered {r.offered} · accepted {r.accepted} · "
+        f"median to accept {median} · open now {r.open_now}{cap}{away}"
+    )
 
 
 def stats_reply(stats: StatsView) -> dict[str, Any]:
@@ -237,6 +276,9 @@ def stats_reply(stats: StatsView) -> dict[str, Any]:
         HeaderBlock(text=clip(stats.title, 150)).to_dict(),
         SectionBlock(text=MarkdownTextObject(text="\n".join(lines))).to_dict(),
     ]
+    if stats.reps:
+        per_rep = "*Per rep*\n" + "\n".join(rep_line(r) for r in stats.reps[:40])
+        blocks.append(SectionBlock(text=MarkdownTextObject(text=clip(per_rep, 3000))).to_dict())
     if stats.outcomes is not None:
         blocks += outcome_blocks(stats.outcomes)
     return {"text": clip(stats.title, 3000), "blocks": blocks}

@@ -75,14 +75,14 @@ def bant_modal(lead_id: int, name: str, last: Mapping[str, Any] | None = None) -
     after = {
         "budget": _text(
             "budget_amount",
-            "Budget amount (optional)",
+            "Budget amount",
             str(amount) if amount else None,
             max_length=20,
             placeholder="e.g. 25000",
         ),
         "need": _text(
             "need_text",
-            "What do they need? (optional)",
+            "What do they need?",
             last.get("need_text"),
             multiline=True,
             max_length=TEXT_LIMITS["need_text"],
@@ -100,7 +100,7 @@ def bant_modal(lead_id: int, name: str, last: Mapping[str, Any] | None = None) -
     blocks.append(
         _text(
             "notes",
-            "Notes (optional)",
+            "Notes",
             last.get("notes"),
             multiline=True,
             max_length=TEXT_LIMITS["notes"],
@@ -139,7 +139,7 @@ def opportunity_modal(
                 label="Expected close date",
                 element=DatePickerElement(action_id="close_date", initial_date=today.isoformat()),
             ),
-            _text("crm_url", "CRM link (optional)", None, max_length=2000, placeholder="https://"),
+            _text("crm_url", "CRM link", None, max_length=2000, placeholder="https://"),
         ],
     ).to_dict()
 

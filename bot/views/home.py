@@ -38,6 +38,9 @@ class Home:
     is_sales: bool = True
     is_manager: bool = False
     teams: Sequence[str] = field(default_factory=list)
+    #: For managers: reps who are away and reps at their cap, (user, why) each.
+    away: Sequence[tuple[str, str]] = ()
+    capped: Sequence[tuple[str, str]] = ()
 
 
 def _item(item: HomeItem, now: datetime) -> dict[str, Any]:
@@ -99,4 +102,26 @@ def home_view(home: Home, now: datetime) -> dict[str, Any]:
         )
         blocks += [DividerBlock().to_dict()]
         blocks += _section("SLA breaches, last 7 days", home.breaches, "No breaches.", now)
+        blocks += [DividerBlock().to_dict(), *_people(home)]
     return {"type": "home", "blocks": blocks[:100]}
+
+
+def _people(home: Home) -> list[dict[str, Any]]:
+    """Who gets no offers now: away (by command or Slack status) or at their cap."""
+
+    def lines(people: Sequence[tuple[str, str]], empty: str) -> str:
+        if not people:
+            return empty
+        return "\n".join(f"• {mention(user)}: {esc_clip(why, 200)}" for user, why in people[:30])
+
+    return [
+        HeaderBlock(text="Who is away, who is at their cap").to_dict(),
+        SectionBlock(
+            text=MarkdownTextObject(
+                text="*Away*\n"
+                + lines(home.away, "Nobody is away.")
+                + "\n*At their cap*\n"
+                + lines(home.capped, "Nobody is at their cap.")
+            )
+        ).to_dict(),
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,11 @@ SEED = 0
 ID_SHARE = 0.9
 #: A column that alone ranks the outcome this well (where it is given) is suspected of a leak.
 LEAK_AUC = 0.93
+#: ...or this well, when its name says sales types it in (a status, tags, a lead quality).
+LEAK_AUC_NAMED = 0.8
+SALES_VERDICT = re.compile(
+    r"\b(status|stage|tags?|quality|rating|disposition|outcome|result|verdict|won|lost|closed)\b"
+)
 MIN_CLASS = 10
 EXPLAINED_ROWS = 5
 #: Outcome words taken as the good class when --positive is not given.
@@ -50,6 +56,7 @@ class Options:
     keep: Sequence[str] = ()
     test_share: float = TEST_SHARE
     seed: int = SEED
+    min_class: int = MIN_CLASS
 
 
 @dataclass
@@ -234,10 +241,10 @@ def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepar
     labels = [int(raw_labels[i] or 0) for i in usable]
     for label, word in ((1, "good"), (0, "bad")):
         count = sum(1 for y in labels if y == label)
-        if count < MIN_CLASS:
+        if count < options.min_class:
             raise BacktestError(
-                f"only {count} row(s) with a {word} outcome; "
-                f"a backtest needs at least {MIN_CLASS} of each"
+                f"only {count} row(s) with a {word} outcome; at least {options.min_class} of "
+                f"each are needed ({options.min_class - count} more {word})"
             )
     rows = [table.rows[i] for i in usable]
 
@@ -294,16 +301,22 @@ def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepar
         index = table.column(header)
         if header not in kept_by_hand:
             solo = _solo_auc(header, [rows[i][index] for i in train_index], train_labels)
-            if solo is not None and solo >= LEAK_AUC:
+            named = SALES_VERDICT.search(header.casefold()) is not None
+            if solo is not None and solo >= (LEAK_AUC_NAMED if named else LEAK_AUC):
+                how = (
+                    "almost perfectly"
+                    if solo >= LEAK_AUC
+                    else "too well for a column named like a sales verdict (status, tags, quality)"
+                )
                 excluded.append(
                     {
                         "column": header,
-                        "why": f"predicts {target!r} almost perfectly on its own "
+                        "why": f"predicts {target!r} {how} on its own "
                         f"(AUC {solo:.2f} where given): likely filled in after the outcome",
                     }
                 )
                 warnings.append(
-                    f"column {header!r} alone predicts {target!r} almost perfectly (AUC "
+                    f"column {header!r} alone predicts {target!r} {how} (AUC "
                     f"{solo:.2f} where given), so it was probably filled in after the outcome "
                     f"was known; it was left out (--keep {header!r} to use it)"
                 )

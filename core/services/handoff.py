@@ -15,7 +15,8 @@ from core.lifecycle import QUALIFIED, Stage
 from core.messages import AlertRefresh, MarketingAccepted, MarketingRejected, enqueue
 from core.models import Lead, StageTransition
 from core.refusals import Refused
-from core.services.leads import get_lead
+from core.services.leads import current_offer, get_lead
+from core.services.owners import ACCEPTED, assigned_by, change_owner
 from core.services.stages import Conflict, latest_transition, transition, waited_seconds
 
 
@@ -50,6 +51,25 @@ def accept(
     return hand_over(session, lead, owner=actor, actor=actor, config=config, now=now)
 
 
+def check_may_accept(
+    session: Session, lead: Lead, actor: str, config: WorkspaceConfig, now: datetime
+) -> None:
+    """Inside a claim window only the offered rep or a manager of the team may accept."""
+    offer = current_offer(session, lead)
+    if offer is None or offer.closed_at is not None:
+        return
+    if access.can_accept_offered(config, actor, lead, offer.rep, offer.until, now):
+        return
+    team = config.team(lead.team)
+    zone = team.zone if team else None
+    until = offer.until.astimezone(zone) if zone else offer.until
+    raise Refused(
+        f"This lead is offered to {{rep}} until {until:%Y-%m-%d %H:%M} "
+        f"({zone.key if zone else 'UTC'}); after that anyone on the team may accept it.",
+        people={"rep": offer.rep},
+    )
+
+
 def hand_over(
     session: Session,
     lead: Lead,
@@ -62,8 +82,11 @@ def hand_over(
 ) -> StageTransition:
     """MQL/PQL -> SAL owned by ``owner`` (the accepter, or whom a manager assigned it to),
     whichever way it happens; the alert is updated and marketing is told."""
+    if actor == owner:  # taking it oneself; a manager may give an offered lead to anyone
+        check_may_accept(session, lead, actor, config, now)
     waited = waited_seconds(session, lead, now) if Stage(lead.stage) in QUALIFIED else 0
     team = lead.team or access.sales_teams(config, owner)[0].name
+    offer = current_offer(session, lead)
     moved = transition(
         session,
         lead,
@@ -71,10 +94,13 @@ def hand_over(
         actor=actor,
         now=now,
         reason=reason,
-        owner=owner,
         team=team,
         expect=QUALIFIED,
     )
+    why = ACCEPTED if actor == owner else assigned_by(actor)
+    change_owner(session, lead, to=owner, actor=actor, reason=why, now=now)
+    if offer is not None:
+        offer.closed_at = now
     enqueue(session, AlertRefresh(lead.id), now=now)
     enqueue(
         session,

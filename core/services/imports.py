@@ -129,7 +129,10 @@ def read_rows(
 ) -> tuple[list[str], Iterator[Row], tuple[str, str]]:
     """The header, the rows with the line each starts on, and ``(encoding, how it was found)``:
     ``encoding`` when given, else detected (see :mod:`core.csvread`)."""
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ImportError_(f"cannot be read: {exc.strerror or exc}") from exc
     try:
         found = (
             (csvread.encoding_name(encoding), "given")

@@ -7,7 +7,7 @@ caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -23,6 +23,8 @@ from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
 from core.scoring import Decision, ScoredEvent, decide, score_lead
 from core.services import learning
+from core.services.offers import offer_lead
+from core.services.owners import QUALIFIED_AGAIN, change_owner
 from core.services.stages import transition
 
 #: How far ahead of our clock an event may claim to be (the sender's clock runs fast); such an
@@ -127,7 +129,12 @@ def _apply(lead: Lead, data: LeadIn) -> bool:
 
 
 def upsert_lead(
-    session: Session, data: LeadIn, *, config: WorkspaceConfig, now: datetime
+    session: Session,
+    data: LeadIn,
+    *,
+    config: WorkspaceConfig,
+    now: datetime,
+    by_status: Mapping[str, str] | None = None,
 ) -> tuple[Lead, Outcome, Qualified | None]:
     """Create or update the lead with ``data.email``; re-score it when its profile changed."""
     email = normalize_email(data.email)
@@ -141,7 +148,7 @@ def upsert_lead(
         return lead, "unchanged", None
     lead.updated_at = now
     session.flush()
-    return lead, outcome, rescore(session, lead, config=config, now=now)
+    return lead, outcome, rescore(session, lead, config=config, now=now, by_status=by_status)
 
 
 def upsert_many(
@@ -183,7 +190,12 @@ def upsert_many(
 
 
 def record_events(
-    session: Session, events: Sequence[EventIn], *, config: WorkspaceConfig, now: datetime
+    session: Session,
+    events: Sequence[EventIn],
+    *,
+    config: WorkspaceConfig,
+    now: datetime,
+    by_status: Mapping[str, str] | None = None,
 ) -> EventsResult:
     """Store ``events`` (all or none), count repeated ``event_id`` once, create leads for unknown
     e-mails, and re-score every lead touched. Raises :class:`BadInput` before writing anything."""
@@ -265,7 +277,7 @@ def record_events(
     for lead_id in sorted(touched):
         lead = leads[lead_id]
         lead.updated_at = now
-        qualified = rescore(session, lead, config=config, now=now)
+        qualified = rescore(session, lead, config=config, now=now, by_status=by_status)
         if qualified:
             result.qualified.append(qualified)
     return result
@@ -290,9 +302,16 @@ def scored_events(session: Session, lead_id: int, config: WorkspaceConfig) -> li
 
 
 def rescore(
-    session: Session, lead: Lead, *, config: WorkspaceConfig, now: datetime
+    session: Session,
+    lead: Lead,
+    *,
+    config: WorkspaceConfig,
+    now: datetime,
+    by_status: Mapping[str, str] | None = None,
 ) -> Qualified | None:
-    """Refresh the lead's score snapshot; move it to MQL/PQL if a rule now says so."""
+    """Refresh the lead's score snapshot; move it to MQL/PQL if a rule now says so, and offer
+    it to a rep of its team when the team routes that way. ``by_status`` names the reps whose
+    Slack status says they are away (and why)."""
     events = scored_events(session, lead.id, config)
     score = score_lead(config.scoring, profile_of(lead), events, now)
     lead.fit, lead.grade = score.fit, score.grade
@@ -324,9 +343,11 @@ def rescore(
         now=now,
         reason=decision.rule,
         team=team_name,
-        owner=None,
     )
+    if lead.owner is not None:  # back from nurture: the team (or an offer) decides anew
+        change_owner(session, lead, to=None, actor="system", reason=QUALIFIED_AGAIN, now=now)
     enqueue_alert(session, lead, moved, now)
+    offer_lead(session, lead, moved, config=config, now=now, by_status=by_status)
     return Qualified(lead.id, decision.stage, team_name, decision.rule)
 
 

@@ -19,8 +19,8 @@ from core.refusals import Refused, UnknownLead
 from core.schemas import MAX_DB_ID
 from core.services.handoff import hand_over, tell_marketing_parked
 from core.services.leads import get_lead
+from core.services.owners import assigned_by, change_owner
 from core.services.stages import transition, waited_seconds
-from core.services.webhook_events import owner_changed as record_owner_change
 
 LOOKUP_LIMIT = 5
 
@@ -130,18 +130,7 @@ def assign(
     elif stage in OPEN:
         if lead.owner == new_owner:
             raise Refused("The lead is already {owner}'s.", people={"owner": new_owner})
-        previous = lead.owner
-        lead.owner = new_owner
-        lead.updated_at = now
-        lead.version += 1
-        record_owner_change(
-            session,
-            lead,
-            previous=previous,
-            actor=actor,
-            reason=f"assigned to {new_owner}",
-            now=now,
-        )
+        change_owner(session, lead, to=new_owner, actor=actor, reason=assigned_by(actor), now=now)
     else:
         raise Refused(f"The lead is {stage.value}, so there is nothing to assign.")
     enqueue(session, AlertRefresh(lead.id), now=now)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from core.lifecycle import Stage
-from core.models import Lead, Opportunity, Qualification, StageTransition
+from core.lifecycle import QUALIFIED, Stage
+from core.models import Lead, Offer, Opportunity, OwnerChange, Qualification, StageTransition
 from core.refusals import UnknownLead
 from core.schemas import LeadDetail, LeadOut, LeadPage
 
@@ -28,6 +29,35 @@ def get_lead(session: Session, lead_id: int, *, lock: bool = False) -> Lead:
     if lead is None:
         raise UnknownLead(f"There is no lead with id {lead_id}.")
     return lead
+
+
+def owner_history(session: Session, lead_id: int) -> list[OwnerChange]:
+    return list(
+        session.scalars(
+            select(OwnerChange)
+            .where(OwnerChange.lead_id == lead_id)
+            .order_by(OwnerChange.at, OwnerChange.id)
+        )
+    )
+
+
+def current_offer(session: Session, lead: Lead) -> Offer | None:
+    """The open offer on the lead's current stage entry (an MQL/PQL offered to one rep)."""
+    # Imported here: stages reaches this module through the webhook events it records.
+    from core.services.stages import stage_entry
+
+    if Stage(lead.stage) not in QUALIFIED:
+        return None
+    entry = stage_entry(session, lead)
+    if entry is None:
+        return None
+    return session.scalars(
+        select(Offer).where(Offer.transition_id == entry.id, Offer.closed_at.is_(None))
+    ).first()
+
+
+def offer_open(offer: Offer | None, now: datetime) -> bool:
+    return offer is not None and offer.closed_at is None and now < offer.until
 
 
 def lead_out(lead: Lead) -> LeadOut:
@@ -70,18 +100,52 @@ def opportunity_of(session: Session, lead_id: int) -> Opportunity | None:
     return session.scalars(select(Opportunity).where(Opportunity.lead_id == lead_id)).first()
 
 
-def lead_detail(session: Session, lead: Lead) -> LeadDetail:
-    fields = _lead_fields(lead)
-    fields["history"] = [
-        {
-            "from_stage": t.from_stage,
-            "to_stage": t.to_stage,
-            "actor": t.actor,
-            "reason": t.reason,
-            "at": t.at,
-        }
-        for t in history(session, lead.id)
+def full_history(session: Session, lead_id: int) -> list[dict[str, Any]]:
+    """Stage changes and owner changes in the order they happened (an owner change made in the
+    same step as a stage change comes after it)."""
+    rows: list[tuple[Any, int, int, dict[str, Any]]] = [
+        (
+            t.at,
+            0,
+            t.id,
+            {
+                "kind": "stage",
+                "from_stage": t.from_stage,
+                "to_stage": t.to_stage,
+                "actor": t.actor,
+                "reason": t.reason,
+                "at": t.at,
+            },
+        )
+        for t in history(session, lead_id)
     ]
+    rows += [
+        (
+            o.at,
+            1,
+            o.id,
+            {
+                "kind": "owner",
+                "from_stage": o.stage,
+                "to_stage": o.stage,
+                "actor": o.actor,
+                "reason": o.reason,
+                "at": o.at,
+                "from_owner": o.from_owner,
+                "to_owner": o.to_owner,
+            },
+        )
+        for o in owner_history(session, lead_id)
+    ]
+    return [entry for *_, entry in sorted(rows, key=lambda row: row[:3])]
+
+
+def lead_detail(session: Session, lead: Lead, now: datetime | None = None) -> LeadDetail:
+    fields = _lead_fields(lead)
+    fields["history"] = full_history(session, lead.id)
+    offer = current_offer(session, lead)
+    if offer is not None and (now is None or offer_open(offer, now)):
+        fields["offered_to"], fields["offered_until"] = offer.rep, offer.until
     qualification = latest_qualification(session, lead.id)
     opportunity = opportunity_of(session, lead.id)
     fields["qualification"] = _columns(qualification) if qualification else None

@@ -7,7 +7,7 @@ import json
 import math
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -197,8 +197,8 @@ def train_from_file(
     of the file's usable rows with the columns the backtest kept."""
     try:
         table = read_table(path)
+        options = replace(options, min_class=MIN_OUTCOMES)
         report, prepared, _ = run(table, options, header_fields(table.headers), config.scoring.fit)
-        _enough(prepared.labels)
         model = train(
             prepared.rows(range(len(prepared.labels))),
             prepared.labels,
@@ -206,8 +206,6 @@ def train_from_file(
             seed=options.seed,
         )
     except (TableError, BacktestError, TrainingError) as exc:
-        raise LearningError(f"{path}: {exc}") from exc
-    except LearningError as exc:
         raise LearningError(f"{path}: {exc}") from exc
     trained: tuple[datetime, datetime] | None = None
     if prepared.order is not None:

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 from core.businesstime import add_business_time, hours_of
 from core.config import WorkspaceConfig
 from core.lifecycle import QUALIFIED, Stage
-from core.models import Lead, StageTransition
+from core.models import Lead, Offer, StageTransition
+from core.services import offers
 from core.services.handoff import REJECT_REASONS
 
 QUALIFIED_VALUES = tuple(stage.value for stage in QUALIFIED)
@@ -204,3 +205,61 @@ def _by_lead(rows: Sequence[StageTransition]) -> dict[int, list[StageTransition]
     for row in rows:
         grouped.setdefault(row.lead_id, []).append(row)
     return grouped
+
+
+@dataclass(frozen=True)
+class RepStats:
+    """One rep's part in the handoff over a window: offers made to them, leads they accepted
+    (and the median time from qualification to their accept), open leads now, and whether they
+    are away (``/lead away``) at the end of the window."""
+
+    rep: str
+    team: str
+    offered: int
+    accepted: int
+    median_accept_seconds: float | None
+    open_now: int
+    away: str | None
+
+
+def rep_stats(
+    session: Session,
+    config: WorkspaceConfig,
+    *,
+    since: datetime,
+    until: datetime,
+    team: str | None = None,
+) -> list[RepStats]:
+    teams = [t for t in config.teams if team is None or t.name == team]
+    reps = list(dict.fromkeys(rep for t in teams for rep in t.reps))
+    if not reps:
+        return []
+    offered = dict(
+        session.execute(
+            select(Offer.rep, func.count())
+            .where(Offer.rep.in_(reps), Offer.offered_at >= since, Offer.offered_at < until)
+            .group_by(Offer.rep)
+        ).all()
+    )
+    waits: dict[str, list[float]] = {}
+    for entry, accepted in _handoffs(session, team, accepted_between=(since, until)):
+        if accepted is not None and accepted.actor in reps:
+            waits.setdefault(accepted.actor, []).append((accepted.at - entry.at).total_seconds())
+    counts = offers.open_counts(session, reps)
+    away = offers.away_now(session, reps, until)
+    out = []
+    for t in teams:
+        for rep in t.reps:
+            seconds = waits.get(rep, [])
+            out.append(
+                RepStats(
+                    rep=rep,
+                    team=t.name,
+                    offered=int(offered.get(rep, 0)),
+                    accepted=len(seconds),
+                    median_accept_seconds=statistics.median(seconds) if seconds else None,
+                    open_now=counts.get(rep, 0),
+                    away=offers.away_text(away[rep], t) if rep in away else None,
+                )
+            )
+    return out

@@ -101,6 +101,34 @@ def test_out_of_time_split_keep_and_exclude(planted, tmp_path):
     assert report["learned"]["auc"] > 0.95
 
 
+def test_exclude_and_keep_take_several_columns_after_one_flag(planted, tmp_path):
+    """`--exclude COL ...` as the contract writes it: one flag, several columns, or repeated."""
+    _, path = planted
+    result = leadbot(
+        "scoring",
+        "backtest",
+        str(path),
+        "--target",
+        "Converted",
+        "--exclude",
+        "City",
+        "Country",
+        "--exclude",
+        "Specialization",
+        "--keep",
+        "Tags",
+        "Lead Quality",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    excluded = {item["column"]: item["why"] for item in report["excluded"]}
+    for column in ("City", "Country", "Specialization"):
+        assert "--exclude" in excluded[column]
+    assert {"Tags", "Lead Quality"} <= set(report["features"])
+
+
 def test_words_semicolons_latin1_and_blank_outcomes(tmp_path):
     generated = history(1500, seed=5)
     for row in generated.rows[:40]:

@@ -171,3 +171,27 @@ def test_refusals_are_one_line(tmp_path, capsys, mutate, args, message):
     code, out, err = backtest(capsys, str(path), *args)
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and message in err
+
+
+def test_a_verdict_named_column_is_a_leak_at_a_lower_bar(tmp_path, capsys):
+    """A "Lead Quality" that sales types in ranks the outcome well but not perfectly (AUC ~0.85
+    where given); the same values under a neutral name are kept."""
+    rng = random.Random(9)
+    headers, rows = odd_history(1200)
+    headers = [*headers, "Lead Quality", "Segment"]
+    for row in rows:
+        good = row[1] in ("1", "1.0")
+        grade = rng.choice(
+            ["High", "Might be", "Might be", "Not sure"]
+            if good
+            else ["Might be", "Not sure", "Worst", "Worst"]
+        )
+        row += ["" if rng.random() < 0.5 else grade, grade]
+    path = write(tmp_path / "quality.csv", headers, rows)
+    code, out, err = backtest(capsys, str(path), "--target", "Converted", "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    excluded = {item["column"]: item["why"] for item in report["excluded"]}
+    assert "sales verdict" in excluded["Lead Quality"]
+    assert any("'Lead Quality'" in warning for warning in report["warnings"])
+    assert "Segment" in report["features"]

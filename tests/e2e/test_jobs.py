@@ -6,10 +6,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy import func, select
+
 from bot.sandbox.seed import seed_from_config
 from core.config import load_config
 from core.db import Database
 from core.migrate import upgrade
+from core.models import Outbox
 from core.schemas import EventIn, LeadIn
 from core.services.intake import record_events, upsert_lead
 
@@ -67,3 +70,37 @@ def test_jobs_run_outbox(tmp_path, slack_emulator):
     ]
     bad = run("outbox", "--at", "tomorrow")
     assert bad.returncode == 2 and "--at 'tomorrow' is not an ISO-8601 time" in bad.stderr
+
+
+def test_jobs_run_at_a_time_out_of_range_is_one_line_and_stores_nothing(tmp_path, slack_emulator):
+    """Year 9999 (or year 1) once overflowed inside the job, after the digest was queued."""
+    seed_from_config(slack_emulator, load_config(ROOT / "leadbot.example.toml"))
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    upgrade(url)
+    env = {
+        **os.environ,
+        "LEADBOT_DATABASE_URL": url,
+        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
+        "SLACK_BOT_TOKEN": slack_emulator.bot_token,
+        "LEADBOT_SLACK_API_URL": slack_emulator.api_url,
+    }
+    for job, at in [
+        ("digest", "9999-12-31T23:59:59+00:00"),
+        ("outbox", "9999-12-31T23:59:59+00:00"),
+        ("reminders", "0001-01-01T00:00:00-05:00"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "jobs", "run", job, "--at", at],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+        assert result.returncode == 2, (job, result.stderr)
+        assert result.stderr.strip().splitlines() == [
+            f"leadbot: --at {at!r} is out of range (years 1970 to 9000)"
+        ]
+    db = Database(url)
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(Outbox)) == 0
+    db.dispose()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +18,13 @@ import pytest
 
 from bot.sandbox.app import (
     DEFAULT_DATABASE_URL,
+    SAMPLE_PEOPLE,
     Sandbox,
     SandboxError,
     config_path,
     database_url,
     packaged_config,
+    sample_lead,
     start_sandbox,
 )
 from bot.sandbox.serving import free_port
@@ -175,6 +179,21 @@ def test_page_and_state_show_the_configured_workspace(sandbox, page):
     assert page.get("/nothing-here").status_code == 404
 
 
+def test_the_page_has_an_icon(sandbox, page):
+    icon = page.get("/favicon.ico")
+    assert icon.status_code == 200
+    assert icon.headers["content-type"] == "image/x-icon"
+    ico = icon.content
+    assert ico[:6] == b"\x00\x00\x01\x00\x01\x00"  # an icon directory holding one image
+    width, height, size, offset = ico[6], ico[7], *struct.unpack("<II", ico[14:22])
+    image = ico[offset : offset + size]
+    assert (width, height, len(image)) == (32, 32, len(ico) - offset)
+    assert image[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", image[16:24]) == (32, 32)
+    pixels = zlib.decompress(image[image.index(b"IDAT") + 4 : image.index(b"IEND") - 8])
+    assert len(pixels) == 32 * (1 + 32 * 4)  # every row of RGBA pixels is there
+
+
 def test_alert_accept_and_lookup_through_the_page(sandbox, page, api):
     lead_id = qualify(api)
     message = alert(page)
@@ -278,6 +297,22 @@ def test_app_home_opens_for_the_chosen_user(sandbox, page, api):
 def test_sample_button_makes_an_alert(sandbox, page):
     assert page.post("/sandbox/sample", json={}).json()["ok"] is True
     assert "Accept" in [b["label"] for b in alert(page)["blocks"][-1]["buttons"]]
+
+
+def test_each_sample_is_someone_else(sandbox, page, api):
+    config = load_config(packaged_config())
+    people = len(SAMPLE_PEOPLE)
+    emails = [sample_lead(n, config)["email"] for n in range(people + 1)]
+    assert len(set(emails)) == people + 1
+    assert (emails[0], emails[people]) == ("ada@acme.de", "ada2@acme.de")
+
+    qualify(api, "grace@globex.de")  # taken before the page's button gets to it
+    sent = [page.post("/sandbox/sample", json={}).json() for _ in range(2)]
+    assert [s["email"] for s in sent] == ["ada@acme.de", "katherine@initech.de"]
+    assert sandbox.fresh_sample()["email"] == "alan@hooli.de"
+    wait_for(lambda: len(state(page)["messages"]) == 3)
+    shown = [text_of(m) for m in state(page)["messages"][1:]]
+    assert "Ada Lovelace" in shown[0] and "Katherine Johnson" in shown[1]
 
 
 def test_bad_actions_are_refused_without_effect(sandbox, page):

@@ -121,10 +121,17 @@ def test_serve_with_a_database_url_that_cannot_work(url, expected):
     assert expected in one_line(leadbot("serve", **serve_env(url, None)), "LEADBOT_DATABASE_URL")
 
 
-@pytest.mark.parametrize(
-    "command", [("db", "upgrade"), ("api-key", "list"), ("jobs", "run", "outbox"), ("webhook", "list"),
-                ("import", "README.md")],
-)  # fmt: skip
+COMMANDS = [
+    ("db", "upgrade"),
+    ("api-key", "list"),
+    ("jobs", "run", "outbox"),
+    ("import", "README.md"),
+    ("webhook", "list"),
+    ("scoring", "models"),
+]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_names_a_bad_database_url(command):
     for url, expected in BAD_URLS[::3]:
         assert expected in one_line(leadbot(*command, **serve_env(url, None)), "DATABASE_URL")

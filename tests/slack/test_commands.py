@@ -149,6 +149,10 @@ def test_bant_round_trip_to_sql(bot):
     # prefilled next time (on a fresh SAL, the last answers are shown)
     text = reply_text(run(bot, f"lookup {lead_id}"))
     assert "BANT* (4/4 met" in text
+    assert (  # the answers as the form named them
+        "budget Approved (25000.00) · authority Decision maker · need Critical · "
+        "timeline 1-3 months"
+    ) in text
 
 
 def test_too_few_criteria_stays_sal_and_names_the_missing(bot):

@@ -14,35 +14,41 @@ from bot.sandbox.signing import signature
 from core.models import Lead, StageTransition
 from tests.integration.conftest import row_counts
 
-NOW = str(int(time.time()))
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
+TIMESTAMPS = [None, "abc", "1e9", "-1", "17.5", "9" * 40, ""]
+BODIES = [b"token=x", b"{", b"payload=%7B", b"payload=%7B%7D", b"hello", b"\xff\xfe\x00",
+          b"\xc3(", b"", b"payload=" + b"%5B" * 5000]  # fmt: skip
+CONTENT_TYPES = [FORM, JSON, "text/plain"]
 
-# (headers, body, content type): what anyone on the internet can send.
-JUNK = [
-    ({"X-Slack-Request-Timestamp": "abc", "X-Slack-Signature": "v0=00"}, b"token=x", FORM),
-    ({"X-Slack-Request-Timestamp": "1e9", "X-Slack-Signature": "v0=00"}, b"token=x", FORM),
-    ({"X-Slack-Request-Timestamp": "-1", "X-Slack-Signature": "v0=00"}, b"token=x", FORM),
-    ({"X-Slack-Request-Timestamp": "9" * 40, "X-Slack-Signature": "v0=00"}, b"a=b", FORM),
-    ({"X-Slack-Request-Timestamp": "17.5", "X-Slack-Signature": "v0=00"}, b"a=b", FORM),
-    ({"X-Slack-Request-Timestamp": NOW, "X-Slack-Signature": "v0=00"}, b"{", JSON),
-    ({"X-Slack-Request-Timestamp": NOW, "X-Slack-Signature": "v0=00"}, b"payload=%7B", FORM),
-    ({"X-Slack-Request-Timestamp": NOW, "X-Slack-Signature": "v0=00"}, b"hello", "text/plain"),
-    ({"X-Slack-Request-Timestamp": NOW, "X-Slack-Signature": "v0=00"}, b"\xff\xfe\x00", FORM),
-    ({"X-Slack-Request-Timestamp": NOW, "X-Slack-Signature": "nope"}, b"\xc3(", JSON),
-    ({"X-Slack-Request-Timestamp": NOW}, b"payload=%7B%7D", FORM),
-    ({"X-Slack-Signature": "v0=00"}, b"payload=%7B%7D", FORM),
-    ({}, b"\xff", JSON),
-    ({}, b"", FORM),
-    ({}, b"payload=" + b"%5B" * 5000, FORM),
-]
+
+def now() -> str:
+    return str(int(time.time()))
+
+
+def junk() -> list[tuple[dict[str, str], bytes, str]]:
+    """What anyone on the internet can send: every bad timestamp (and a fresh one with a wrong
+    signature) with every body and content type, plus missing headers."""
+    cases = []
+    for timestamp in [*TIMESTAMPS, now()]:
+        for body in BODIES:
+            for content_type in CONTENT_TYPES:
+                headers = {"X-Slack-Signature": "v0=" + "0" * 64}
+                if timestamp is not None:
+                    headers["X-Slack-Request-Timestamp"] = timestamp
+                cases.append((headers, body, content_type))
+    cases += [({}, body, FORM) for body in BODIES]
+    cases += [({"X-Slack-Request-Timestamp": now()}, b"payload=%7B%7D", FORM)]
+    cases += [({"X-Slack-Request-Timestamp": now(), "X-Slack-Signature": "nope"}, b"{", JSON)]
+    return cases
 
 
 def test_unsigned_junk_is_refused_in_one_log_line_each(bot, caplog):
     before = row_counts(bot.db)
     caplog.set_level(logging.INFO)
     statuses = []
-    for headers, body, content_type in JUNK:
+    cases = junk()
+    for headers, body, content_type in cases:
         reply = httpx.post(
             f"{bot.url}/slack/events",
             content=body,
@@ -50,9 +56,9 @@ def test_unsigned_junk_is_refused_in_one_log_line_each(bot, caplog):
             timeout=10,
         )
         statuses.append(reply.status_code)
-    assert statuses == [401] * len(JUNK)
+    assert statuses == [401] * len(cases)
     refused = [r for r in caplog.records if r.name == "bot.slack_http"]
-    assert len(refused) == len(JUNK)
+    assert len(refused) == len(cases)
     assert all("\n" not in r.getMessage() for r in refused)
     assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []
     assert "Traceback" not in caplog.text
@@ -62,13 +68,14 @@ def test_unsigned_junk_is_refused_in_one_log_line_each(bot, caplog):
 def test_a_signed_body_that_cannot_be_read_is_400(bot, caplog):
     secret = bot.emulator.signing_secret
     for body, content_type in ((b"payload=%7B", FORM), (b"\xff\xfe", FORM), (b"{", JSON)):
+        stamp = now()
         reply = httpx.post(
             f"{bot.url}/slack/events",
             content=body,
             headers={
                 "Content-Type": content_type,
-                "X-Slack-Request-Timestamp": NOW,
-                "X-Slack-Signature": signature(secret, NOW, body),
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": signature(secret, stamp, body),
             },
             timeout=10,
         )

@@ -108,3 +108,62 @@ def test_unreadable_files_are_config_errors(tmp_path):
 def test_config_round_trips_through_a_dump():
     config = load_config(ROOT / "leadbot.example.toml")
     assert parse_config(config.model_dump(mode="json", by_alias=True)) == config
+
+
+def test_reps_take_plain_ids_and_weighted_entries():
+    def mutate(data):
+        data["teams"][0]["reps"] = ["U0REP1", {"id": "U0REP2", "weight": 2, "max_open": 25}]
+        data["teams"][0]["assign"] = "round_robin"
+        data["routing"] = {"use_slack_status": True, "away_statuses": ["ooo"]}
+
+    data = tomllib.loads((ROOT / "leadbot.example.toml").read_text())
+    mutate(data)
+    config = parse_config(data)
+    team = config.teams[0]
+    assert team.reps == ["U0REP1", "U0REP2"]
+    assert [(r.weight, r.max_open) for r in team.rep_entries] == [(1.0, None), (2.0, 25)]
+    assert (team.assign, team.claim_minutes) == ("round_robin", 15)
+    assert config.routing.use_slack_status and config.routing.match_accounts
+    assert parse_config(config.model_dump(mode="json", by_alias=True)) == config
+
+
+def test_routing_defaults_cover_the_usual_away_statuses():
+    config = load_config(ROOT / "leadbot.example.toml")
+    assert not config.routing.use_slack_status and config.routing.match_accounts
+    assert {"vacation", "ooo", ":palm_tree:"} <= set(config.routing.away_statuses)
+    assert config.teams[1].assign == "claim"
+
+
+@pytest.mark.parametrize(
+    ("reps", "expected"),
+    [
+        (
+            [{"id": "U0REP1", "weight": 0}],
+            "teams[0].reps[0].weight: Input should be greater than 0",
+        ),
+        ([{"id": "U0REP1", "weight": -2}], "teams[0].reps[0].weight: Input should be greater"),
+        ([{"id": "U0REP1", "weight": "heavy"}], "teams[0].reps[0].weight: Input should be a valid"),
+        ([{"id": "U0REP1", "max_open": 0}], "teams[0].reps[0].max_open: Input should be greater"),
+        ([{"id": "U0REP1", "max_opn": 3}], "teams[0].reps[0].max_opn: unknown key"),
+        (["U0REP1", "rita"], "teams[0].reps[1]: 'rita' is not a Slack user ID"),
+        ([{"weight": 2}], "teams[0].reps[0].id: required key is missing"),
+        (["U0REP1", {"id": "U0REP1"}], "teams[0].reps: lists a rep twice (U0REP1)"),
+    ],
+)
+def test_bad_reps_are_named_by_key_path(reps, expected):
+    errors = _errors(lambda d: d["teams"][0].update(reps=reps))
+    assert any(line.startswith(expected) for line in errors), errors
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected"),
+    [
+        (lambda d: d["teams"][0].update(assign="fastest"), "teams[0].assign: Input should be"),
+        (lambda d: d["teams"][0].update(claim_minutes=0), "teams[0].claim_minutes: Input should"),
+        (lambda d: d.update(routing={"use_slack_stats": True}), "routing.use_slack_stats: unknown"),
+        (lambda d: d.update(routing={"away_statuses": [""]}), "routing.away_statuses[0]:"),
+    ],
+)
+def test_bad_routing_keys_are_named(mutate, expected):
+    errors = _errors(mutate)
+    assert any(line.startswith(expected) for line in errors), errors

@@ -165,3 +165,25 @@ def test_unreadable_files_say_why(tmp_path, content, message):
     path.write_bytes(content)
     with pytest.raises(TableError, match=message):
         read_table(path)
+
+
+def test_scikit_learn_is_imported_only_by_the_learning_package():
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    offenders = []
+    for path in [*root.glob("core/**/*.py"), *root.glob("bot/**/*.py")]:
+        if path.is_relative_to(root / "core" / "learning"):
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(name.split(".")[0] in ("sklearn", "interpret") for name in names):
+                offenders.append(str(path.relative_to(root)))
+    assert offenders == []

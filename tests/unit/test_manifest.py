@@ -16,6 +16,7 @@ NEEDS = {
     "conversations.open": "im:write",
     "users.info": "users:read",
     "users.lookupByEmail": "users:read.email",
+    "users.profile.get": "users.profile:read",
     "files.getUploadURLExternal": "files:write",
     "files.completeUploadExternal": "files:write",
 }

@@ -15,9 +15,11 @@ from core.messages import (
     LeadQualified,
     MarketingAccepted,
     MarketingRejected,
+    OfferDm,
     ReminderEscalation,
     ReminderOwner,
     ReminderThread,
+    RoutingFallback,
     WebhookDisabled,
 )
 
@@ -79,6 +81,11 @@ EXAMPLES = [
             "series",
             "week",
         },
+    ),
+    (OfferDm(3, 9, "U0REP1"), {"transition_id", "rep"}),
+    (
+        RoutingFallback(3, 9, (("U0REP1", "away until 2026-11-06"),)),
+        {"transition_id", "skipped"},
     ),
     (
         WebhookDisabled(2, "https://crm.example.com/hook", "410 Gone", "2026-11-16T10:00:00+00:00"),

@@ -34,6 +34,7 @@ def resolver(addresses):
         ("https://token@crm.example.com/hook", ["93.184.216.34"], "credentials"),
         ("https://nowhere.invalid/hook", None, "does not resolve"),
         ("https://crm.example.com:99999/hook", ["93.184.216.34"], "bad port"),
+        ("https://[::1/hook", ["::1"], "is not a URL"),
         ("https:///hook", ["93.184.216.34"], "has no host"),
         ("https://crm.example.com/a b", ["93.184.216.34"], "spaces or control characters"),
         ("https://crm.example.com/#x", ["93.184.216.34"], "#fragment"),
