@@ -256,25 +256,39 @@ def marketing_rejected(
     }
 
 
+def lead_dm(
+    card: LeadCard,
+    *,
+    block_id: str,
+    text: str,
+    notice: str,
+    actions_id: str,
+    buttons: list[ButtonElement],
+) -> dict[str, Any]:
+    """A DM about one lead: what happened, why it scores, and what to do next."""
+    blocks = [
+        SectionBlock(block_id=block_id, text=MarkdownTextObject(text=clip(text, 3000))),
+        SectionBlock(block_id="why", text=MarkdownTextObject(text=reasons_line(card))),
+        ActionsBlock(block_id=actions_id, elements=buttons),
+    ]
+    return {"text": clip(notice, 3000), "blocks": [block.to_dict() for block in blocks]}
+
+
+def lead_button(card: LeadCard, text: str, action_id: str, style: str) -> ButtonElement:
+    return ButtonElement(text=text, action_id=action_id, value=str(card.id), style=style)
+
+
 def assigned_dm(card: LeadCard, actor: str) -> dict[str, Any]:
     """The DM to a rep who was just given a lead."""
     text = (
         f":inbox_tray: {mention(actor)} assigned you {who_line(card)} (#{card.id}, now "
         f"{STAGE_LABEL.get(card.stage, card.stage)}).\n{score_line(card)}"
     )
-    blocks = [
-        SectionBlock(block_id="assigned", text=MarkdownTextObject(text=clip(text, 3000))),
-        SectionBlock(block_id="why", text=MarkdownTextObject(text=reasons_line(card))),
-        ActionsBlock(
-            block_id="next",
-            elements=[
-                ButtonElement(
-                    text="Qualify", action_id=ids.QUALIFY, value=str(card.id), style="primary"
-                ),
-            ],
-        ),
-    ]
-    return {
-        "text": clip(f"You were assigned {esc(card.name)}", 3000),
-        "blocks": [block.to_dict() for block in blocks],
-    }
+    return lead_dm(
+        card,
+        block_id="assigned",
+        text=text,
+        notice=f"You were assigned {esc(card.name)}",
+        actions_id="next",
+        buttons=[lead_button(card, "Qualify", ids.QUALIFY, "primary")],
+    )

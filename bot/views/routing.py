@@ -8,15 +8,20 @@ from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk.models.blocks import (
-    ActionsBlock,
-    ButtonElement,
     ContextBlock,
     MarkdownTextObject,
     SectionBlock,
 )
 
 from bot.views import ids
-from bot.views.alerts import STAGE_LABEL, LeadCard, reasons_line, score_line, who_line
+from bot.views.alerts import (
+    STAGE_LABEL,
+    LeadCard,
+    lead_button,
+    lead_dm,
+    score_line,
+    who_line,
+)
 from bot.views.text import clip, esc, esc_clip, mention
 
 
@@ -55,25 +60,17 @@ def offer_dm(card: LeadCard, until: str, reason: str) -> dict[str, Any]:
         f"{who_line(card)} (#{card.id}).\nOnly you (or a manager) may accept it until "
         f"{esc(until)}; then it opens to the team.\n{score_line(card)}"
     )
-    blocks = [
-        SectionBlock(block_id="offer", text=MarkdownTextObject(text=clip(text, 3000))),
-        SectionBlock(block_id="why", text=MarkdownTextObject(text=reasons_line(card))),
-        ActionsBlock(
-            block_id="handoff",
-            elements=[
-                ButtonElement(
-                    text="Accept", action_id=ids.ACCEPT, value=str(card.id), style="primary"
-                ),
-                ButtonElement(
-                    text="Reject", action_id=ids.REJECT, value=str(card.id), style="danger"
-                ),
-            ],
-        ),
-    ]
-    return {
-        "text": clip(f"New lead for you: {esc(card.name)}", 3000),
-        "blocks": [block.to_dict() for block in blocks],
-    }
+    return lead_dm(
+        card,
+        block_id="offer",
+        text=text,
+        notice=f"New lead for you: {esc(card.name)}",
+        actions_id="handoff",
+        buttons=[
+            lead_button(card, "Accept", ids.ACCEPT, "primary"),
+            lead_button(card, "Reject", ids.REJECT, "danger"),
+        ],
+    )
 
 
 def fallback_note(managers: Sequence[str], skipped: Sequence[tuple[str, str]]) -> dict[str, Any]:
