@@ -20,7 +20,9 @@ done
 if ! as_postgres psql -tAc "SELECT 1 FROM pg_roles WHERE rolname='leadbot'" | grep -q 1; then
   as_postgres psql -qc "CREATE USER leadbot PASSWORD 'leadbot' CREATEDB"
 fi
-if ! as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname='leadbot_test'" | grep -q 1; then
-  as_postgres createdb -O leadbot leadbot_test
-fi
-echo "PostgreSQL $version ready on 127.0.0.1:5432 (database leadbot_test)"
+for db in leadbot_test leadbot_bench; do
+  if ! as_postgres psql -tAc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1; then
+    as_postgres createdb -O leadbot "$db"
+  fi
+done
+echo "PostgreSQL $version ready on 127.0.0.1:5432 (databases leadbot_test, leadbot_bench)"
