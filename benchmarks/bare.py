@@ -54,7 +54,7 @@ def bolt(api_url: str, token: str, secret: str) -> fastapi.FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    mount_slack(app, bolt_app)
+    mount_slack(app, bolt_app, signing_secret=secret)
     return app
 
 
