@@ -101,13 +101,12 @@ def opportunity_of(session: Session, lead_id: int) -> Opportunity | None:
 
 
 def full_history(session: Session, lead_id: int) -> list[dict[str, Any]]:
-    """Stage changes and owner changes in the order they happened. An owner change made in the
-    same step as a stage change is listed just before it, so the latest entry of a lead that
-    has just moved is always that move (what readers of the history before owner rows expect)."""
+    """Stage changes and owner changes in the order they happened (an owner change made in the
+    same step as a stage change comes after it)."""
     rows: list[tuple[Any, int, int, dict[str, Any]]] = [
         (
             t.at,
-            1,
+            0,
             t.id,
             {
                 "kind": "stage",
@@ -123,7 +122,7 @@ def full_history(session: Session, lead_id: int) -> list[dict[str, Any]]:
     rows += [
         (
             o.at,
-            0,
+            1,
             o.id,
             {
                 "kind": "owner",
