@@ -136,7 +136,9 @@ def records(data: bytes, encoding: str) -> Iterator[Record]:
         for number, (text, why) in enumerate(_lines(data, encoding), start=1):
             if why:
                 problems[number] = why
-            yield text
+            # A byte order mark the codec keeps (utf-8 or utf-16-le named with --encoding, say)
+            # is not part of the first header.
+            yield text.removeprefix("\ufeff") if number == 1 else text
 
     reader = csv.reader(numbered())
     done = 0  # lines consumed by the records before this one

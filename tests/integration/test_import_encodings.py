@@ -87,10 +87,19 @@ def test_other_encodings_are_detected(text, encoding, expected):
     assert detect_encoding(text.encode(encoding))[0] == expected
 
 
-def test_the_bom_is_not_part_of_the_first_header(db, config, tmp_path):
+@pytest.mark.parametrize(
+    ("encoding", "bom", "given"),
+    [
+        ("utf-8", codecs.BOM_UTF8, None),
+        ("utf-8", codecs.BOM_UTF8, "utf-8"),  # "CSV UTF-8" from Excel, named by the operator
+        ("utf-16-le", codecs.BOM_UTF16_LE, "utf-16-le"),
+    ],
+    ids=["detected", "utf-8 named", "utf-16-le named"],
+)
+def test_the_bom_is_not_part_of_the_first_header(db, config, tmp_path, encoding, bom, given):
     path = tmp_path / "bom.csv"
-    path.write_bytes(codecs.BOM_UTF8 + b"E-Mail,Company\nb@acme.de,Caf\xc3\xa9\n")
-    report = import_csv(db, path, config=config, now=NOW)
+    path.write_bytes(bom + "E-Mail,Company\nb@acme.de,Café\n".encode(encoding))
+    report = import_csv(db, path, config=config, now=NOW, encoding=given)
     assert report.columns == {"E-Mail": "email", "Company": "company"}
     assert leads(db)["b@acme.de"].company == "Café"
 
