@@ -89,6 +89,7 @@ def test_every_command_creates_a_private_database(tmp_path, command):
         "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
         "SLACK_BOT_TOKEN": "xoxb-unused",
         "LEADBOT_SLACK_API_URL": "http://127.0.0.1:9/api/",
+        "PYTHONPATH": str(ROOT),  # run from tmp_path, the command is still this checkout's code
     }
     result = subprocess.run(
         [sys.executable, "-m", "bot", *command],
