@@ -20,18 +20,25 @@ from core.models import Outbox
 
 
 @dataclass(frozen=True)
-class LeadQualified:
-    """Announce a lead that became an MQL/PQL in its team's channel (marketing's if unrouted)."""
+class _OncePerEntry:
+    """A message said once per stage entry ``transition_id`` of the lead."""
 
-    KIND: ClassVar[str] = "lead_qualified"
+    KIND: ClassVar[str]
     lead_id: int
     transition_id: int
-    team: str | None
-    stage: str
 
     @property
     def dedupe_key(self) -> str | None:
         return f"{self.KIND}:{self.transition_id}"
+
+
+@dataclass(frozen=True)
+class LeadQualified(_OncePerEntry):
+    """Announce a lead that became an MQL/PQL in its team's channel (marketing's if unrouted)."""
+
+    KIND: ClassVar[str] = "lead_qualified"
+    team: str | None
+    stage: str
 
 
 @dataclass(frozen=True)
@@ -182,32 +189,20 @@ class Digest:
 
 
 @dataclass(frozen=True)
-class OfferDm:
+class OfferDm(_OncePerEntry):
     """Tell ``rep`` that the lead (its stage entry ``transition_id``) is offered to them."""
 
     KIND: ClassVar[str] = "offer_dm"
-    lead_id: int
-    transition_id: int
     rep: str
-
-    @property
-    def dedupe_key(self) -> str | None:
-        return f"{self.KIND}:{self.transition_id}"
 
 
 @dataclass(frozen=True)
-class RoutingFallback:
+class RoutingFallback(_OncePerEntry):
     """In the alert's thread, tell the team's managers that no rep could be offered the lead,
     and why each was passed over (``(rep, why)`` pairs)."""
 
     KIND: ClassVar[str] = "routing_fallback"
-    lead_id: int
-    transition_id: int
     skipped: tuple[tuple[str, str], ...] = ()
-
-    @property
-    def dedupe_key(self) -> str | None:
-        return f"{self.KIND}:{self.transition_id}"
 
 
 @dataclass(frozen=True)

@@ -113,6 +113,8 @@ def test_a_row_from_before_the_types_reads_with_its_missing_optional_keys():
 
 def test_dedupe_keys_are_the_stored_ones():
     assert LeadQualified(3, 9, None, "pql").dedupe_key == "lead_qualified:9"
+    assert OfferDm(3, 9, "U0REP").dedupe_key == "offer_dm:9"
+    assert RoutingFallback(3, 9).dedupe_key == "routing_fallback:9"
     assert ReminderOwner(**REMINDER).dedupe_key == "reminder:9:mql_accept:C0EMEA"
     assert AlertRefresh(3).dedupe_key is None
 
