@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Index, create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
-from core.migrate import upgrade
+from core.migrate import recreate, upgrade
 from core.models import Base
 
 SEEDED = ("leads", "stage_transitions", "sent_reminders")
@@ -170,14 +170,7 @@ def _insert(connection: sqlite3.Connection, table: str, columns: str, values: li
 
 def reset_pg(url: str) -> None:
     """An empty schema at head (the benchmark owns this database)."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
-    upgrade(url)
+    recreate(url)
 
 
 def seed_pg(url: str, n: int) -> str:

@@ -44,5 +44,18 @@ def upgrade(url: str, revision: str = "head") -> None:
         engine.dispose()
 
 
+def recreate(url: str) -> None:
+    """Drop everything in the PostgreSQL database's public schema, then migrate it to head: only
+    for a database that a test run or a benchmark owns."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+    upgrade(url)
+
+
 def downgrade(url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(url), revision)

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 
 from core.config import WorkspaceConfig, load_config
 from core.db import Database
-from core.migrate import upgrade
+from core.migrate import recreate, upgrade
 from core.models import Base
 
 pytest_plugins = ["bot.sandbox.pytest_plugin"]
@@ -44,14 +44,7 @@ def pg_migrated() -> str:
         if PG_REQUIRED:
             pytest.fail("LEADBOT_REQUIRE_POSTGRES=1 but LEADBOT_TEST_DATABASE_URL is not set")
         pytest.skip(PG_SKIP_REASON)
-    engine = create_engine(PG_URL)
-    try:
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    finally:
-        engine.dispose()
-    upgrade(PG_URL)
+    recreate(PG_URL)
     return PG_URL
 
 
