@@ -113,7 +113,8 @@ def slack(token: str, api_url: str, *, timeout: int = 15) -> str:
 
 def port(host: str, number: int) -> None:
     """Nothing listens on ``host:number`` yet (else uvicorn would fail after start-up)."""
-    with socket.socket() as sock:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn tells them apart
+    with socket.socket(family) as sock:
         # As servers bind: a port left in TIME_WAIT by the last run is free, a listener is not.
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
