@@ -130,6 +130,12 @@ def can_look_up(config: WorkspaceConfig, user: str) -> bool:
     return bool(sales_teams(config, user)) or config.is_marketing(user)
 
 
+def can_set_away(config: WorkspaceConfig, actor: str, user: str) -> bool:
+    """``/lead away`` and ``/lead back`` for ``user``: the rep themselves or a manager of one of
+    their teams."""
+    return actor == user or any(actor in team.managers for team in sales_teams(config, user))
+
+
 def can_see_stats(config: WorkspaceConfig, user: str) -> bool:
     return config.is_manager(user) or config.is_marketing(user)
 

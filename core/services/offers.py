@@ -234,7 +234,7 @@ def _check_may_set(config: WorkspaceConfig, actor: str, user: str) -> list[Team]
     teams = _teams_of(config, user)
     if not teams:
         raise Refused("{user} is not a rep or manager of any team.", people={"user": user})
-    if actor != user and not any(actor in team.managers for team in teams):
+    if not access.can_set_away(config, actor, user):
         raise Refused(access.refusal("setting someone else away or back", "managers of their team"))
     return teams
 

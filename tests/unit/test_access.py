@@ -116,3 +116,17 @@ def test_buttons_keep_their_order(config):
         "Qualify",
         "Assign",
     ]
+
+
+@pytest.mark.parametrize(
+    ("actor", "user", "may"),
+    [
+        ("U0REP1", "U0REP1", True),  # oneself
+        ("U0MGR1", "U0REP1", True),  # a manager of the rep's team
+        ("U0REP2", "U0REP1", False),  # a teammate
+        ("U0MGR2", "U0REP1", False),  # another team's manager
+        ("U0MKT1", "U0REP1", False),
+    ],
+)
+def test_who_may_set_a_rep_away(config, actor, user, may):
+    assert access.can_set_away(config, actor, user) is may
