@@ -15,6 +15,7 @@ import pytest
 from bot.sandbox import SlackEmulator
 from bot.sandbox.seed import seed_from_config
 from core.config import load_config
+from tests import commands
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,14 +34,7 @@ class Served:
     emulator: SlackEmulator
 
     def leadbot(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            capture_output=True,
-            text=True,
-            env=self.env,
-            timeout=120,
-            cwd=ROOT,
-        )
+        return commands.leadbot(*args, env=self.env, timeout=120)
 
 
 @pytest.fixture

@@ -5,30 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from core.learning import metrics
+from tests.commands import leadbot
 from tests.lead_histories import IDS, LEAKS, history
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def leadbot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "LEADBOT_CONFIG"}
-    env["LEADBOT_CONFIG"] = str(ROOT / "leadbot.example.toml")
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=cwd,
-        env=env,
-    )
 
 
 @pytest.fixture(scope="module")

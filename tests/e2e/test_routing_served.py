@@ -24,6 +24,7 @@ from core.models import Offer, OwnerChange, Rotation
 from core.schemas import EventIn, LeadIn
 from core.services.apikeys import create_key
 from core.services.intake import record_events, upsert_lead
+from tests import commands
 from tests.conftest import _truncate_pg
 from tests.e2e.conftest import free_port
 
@@ -171,14 +172,7 @@ def test_jobs_run_reminders_at_closes_the_claim_window(tmp_path, db_url, slack_e
     env = env_for(db_url, config_path, slack_emulator)
 
     def leadbot(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=ROOT,
-            timeout=120,
-        )
+        return commands.leadbot(*args, env=env, timeout=120)
 
     sent = leadbot("jobs", "run", "outbox", "--at", "2026-11-02T09:00:01+00:00")
     assert sent.returncode == 0 and sent.stdout.strip() == "outbox: sent 2, failed 0", sent

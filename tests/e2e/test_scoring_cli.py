@@ -3,32 +3,17 @@ a model version from a history file, listed, switched, and one-line refusals."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 from core.db import Database
 from core.models import ScoringModel
+from tests import commands
 from tests.lead_histories import history
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def leadbot(*args: str, db_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "LEADBOT_DATABASE_URL": db_url,
-        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=cwd,
-        env=env,
-    )
+    return commands.leadbot(*args, env=commands.environment(LEADBOT_DATABASE_URL=db_url), cwd=cwd)
 
 
 def versions(db_url: str) -> list[tuple[int, bool]]:

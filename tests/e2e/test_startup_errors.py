@@ -6,14 +6,15 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bot.sandbox import SlackEmulator
-from tests.e2e.conftest import ROOT, free_port
+from tests import commands
+from tests.commands import EXAMPLE_CONFIG
+from tests.e2e.conftest import free_port
 
 
 def leadbot(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -22,15 +23,8 @@ def leadbot(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         for key, value in os.environ.items()
         if not key.startswith(("LEADBOT_", "SLACK_")) or key == "LEADBOT_TEST_DATABASE_URL"
     }
-    environ["LEADBOT_CONFIG"] = str(ROOT / "leadbot.example.toml")
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=ROOT,
-        env={**environ, **env},
-    )
+    environ["LEADBOT_CONFIG"] = str(EXAMPLE_CONFIG)
+    return commands.leadbot(*args, env={**environ, **env}, timeout=120)
 
 
 def one_line(result: subprocess.CompletedProcess[str], *names: str) -> str:

@@ -26,6 +26,7 @@ from core.migrate import upgrade
 from core.models import WebhookDelivery, WebhookEvent
 from core.schemas import EventIn, LeadIn
 from core.services.intake import record_events, upsert_lead
+from tests import commands
 from tests.conftest import _truncate_pg
 from tests.webhook_receiver import Receiver, free_port
 
@@ -48,14 +49,7 @@ def base_env(url: str, emulator: SlackEmulator, **extra: str) -> dict[str, str]:
 
 
 def leadbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=ROOT,
-    )
+    return commands.leadbot(*args, env=env, timeout=120)
 
 
 def add_webhook(env: dict[str, str], receiver: Receiver, *extra: str) -> int:

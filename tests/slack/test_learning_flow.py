@@ -5,16 +5,13 @@ makes a likely lead an MQL, the rule named in its history. Both engines."""
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 from sqlalchemy import select
 
 from core.models import Lead, StageTransition
+from tests import commands
 
-ROOT = Path(__file__).resolve().parents[2]
 EMEA = "C0EMEA"
 BANT_ALL = {
     "budget": "approved",
@@ -52,19 +49,7 @@ def stage_of(bot, lead_id: int) -> str:
 
 
 def leadbot(*args: str, db_url: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "LEADBOT_DATABASE_URL": db_url,
-        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=ROOT,
-        env=env,
-    )
+    return commands.leadbot(*args, env=commands.environment(LEADBOT_DATABASE_URL=db_url))
 
 
 def verdicts(bot) -> None:
