@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +13,7 @@ from sqlalchemy import text
 
 from core.db import Database
 from core.migrate import upgrade
+from tests.commands import leadbot
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -89,12 +88,8 @@ def test_every_command_creates_a_private_database(tmp_path, command):
         "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
         "SLACK_BOT_TOKEN": "xoxb-unused",
         "LEADBOT_SLACK_API_URL": "http://127.0.0.1:9/api/",
-        "PYTHONPATH": str(ROOT),  # run from tmp_path, the command is still this checkout's code
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", *command],
-        capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path,
-    )  # fmt: skip
+    result = leadbot(*command, env=env, cwd=tmp_path, timeout=120)
     assert result.returncode == 0, result.stderr
     assert mode(path) == 0o600
     assert not [
