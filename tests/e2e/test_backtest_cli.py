@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,13 @@ def planted(tmp_path_factory: pytest.TempPathFactory):
     return generated, path
 
 
+def backtest(path: Path, *options: str, cwd: Path) -> dict:
+    """The JSON report of ``leadbot scoring backtest PATH OPTIONS --json``, which must succeed."""
+    result = leadbot("scoring", "backtest", str(path), *options, "--json", cwd=cwd)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def _adds_up(row: dict) -> None:
     log_odds = row["base"] + math.fsum(part["points"] for part in row["contributions"])
     assert log_odds == pytest.approx(row["log_odds"], abs=1e-9)
@@ -28,11 +36,7 @@ def _adds_up(row: dict) -> None:
 
 def test_backtest_recovers_the_planted_signal(planted, tmp_path):
     generated, path = planted
-    result = leadbot(
-        "scoring", "backtest", str(path), "--target", "Converted", "--json", cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = backtest(path, "--target", "Converted", cwd=tmp_path)
     assert report["rows"] == 3000 and report["train_rows"] + report["test_rows"] == 3000
     assert report["test_rows"] == 900 and report["split"] == "random"
     assert report["positive_rate"] == pytest.approx(sum(generated.outcomes) / 3000)
@@ -58,23 +62,10 @@ def test_backtest_recovers_the_planted_signal(planted, tmp_path):
 
 def test_out_of_time_split_keep_and_exclude(planted, tmp_path):
     _, path = planted
-    result = leadbot(
-        "scoring",
-        "backtest",
-        str(path),
-        "--target",
-        "Converted",
-        "--time",
-        "Created",
-        "--keep",
-        "Tags",
-        "--exclude",
-        "City",
-        "--json",
+    report = backtest(
+        path, "--target", "Converted", "--time", "Created", "--keep", "Tags", "--exclude", "City",
         cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    )  # fmt: skip
     assert report["split"] == "time" and report["test_rows"] == 900
     excluded = {item["column"]: item["why"] for item in report["excluded"]}
     assert "Tags" not in excluded and "Tags" in report["features"]
@@ -86,25 +77,11 @@ def test_out_of_time_split_keep_and_exclude(planted, tmp_path):
 def test_exclude_and_keep_take_several_columns_after_one_flag(planted, tmp_path):
     """`--exclude COL ...` as the contract writes it: one flag, several columns, or repeated."""
     _, path = planted
-    result = leadbot(
-        "scoring",
-        "backtest",
-        str(path),
-        "--target",
-        "Converted",
-        "--exclude",
-        "City",
-        "Country",
-        "--exclude",
-        "Specialization",
-        "--keep",
-        "Tags",
-        "Lead Quality",
-        "--json",
+    report = backtest(
+        path, "--target", "Converted", "--exclude", "City", "Country",
+        "--exclude", "Specialization", "--keep", "Tags", "Lead Quality",
         cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    )  # fmt: skip
     excluded = {item["column"]: item["why"] for item in report["excluded"]}
     for column in ("City", "Country", "Specialization"):
         assert "--exclude" in excluded[column]
@@ -120,28 +97,12 @@ def test_words_semicolons_latin1_and_blank_outcomes(tmp_path):
         row[status] = {"1": "Converted", "0": "Lost", "": ""}[row[status]]
     generated.headers[generated.headers.index("Job Title")] = "Fonction (intitulé)"
     path = generated.write(tmp_path / "export.csv", encoding="latin-1", separator=";")
-    result = leadbot(
-        "scoring",
-        "backtest",
-        str(path),
-        "--target",
-        "converted",
-        "--positive",
-        "CONVERTED",
-        "--json",
-        cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = backtest(path, "--target", "converted", "--positive", "CONVERTED", cwd=tmp_path)
     assert report["rows"] == 1460 and report["separator"] == ";"
     assert any("40 row(s) without an outcome" in w for w in report["warnings"])
     assert "Fonction (intitulé)" in report["features"]
     # Without --positive the words say which is good.
-    result = leadbot(
-        "scoring", "backtest", str(path), "--target", "Converted", "--json", cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout)["positive"] == "converted"
+    assert backtest(path, "--target", "Converted", cwd=tmp_path)["positive"] == "converted"
 
 
 def test_human_report(planted, tmp_path):

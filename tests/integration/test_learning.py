@@ -174,20 +174,18 @@ def test_use_on_qualifies_a_likely_lead_with_the_rule_in_its_history(db, config)
         learning.train_from_database(session, config, NOW)
     on = with_model(config, use="on", mql_likelihood=0.6)
     later = NOW + timedelta(days=1)
+
+    def analyst(session, email: str, source: str, config):
+        """A lead no rule qualifies: an analyst at a mid-sized German company."""
+        lead_in = LeadIn(
+            email=email, source=source, title="Analyst", company_size=500, country="DE"
+        )
+        lead, _, qualified = upsert_lead(session, lead_in, config=config, now=later)
+        return lead, qualified
+
     with db.transaction() as session:
         # A referral with one page view: no rule makes it an MQL, the likelihood does.
-        lead, _, qualified = upsert_lead(
-            session,
-            LeadIn(
-                email="ref@example.com",
-                source="referral",
-                title="Analyst",
-                company_size=500,
-                country="DE",
-            ),
-            config=on,
-            now=later,
-        )
+        lead, qualified = analyst(session, "ref@example.com", "referral", on)
         assert qualified is not None and qualified.stage is Stage.MQL
         assert qualified.rule.startswith("likelihood ") and "mql_likelihood 60%" in qualified.rule
         moves = session.scalars(
@@ -195,31 +193,9 @@ def test_use_on_qualifies_a_likely_lead_with_the_rule_in_its_history(db, config)
         ).all()
         assert [(m.to_stage, m.reason) for m in moves] == [("mql", qualified.rule)]
         # The same lead under shadow decides nothing; an unlikely one under "on" neither.
-        shadow_lead, _, none = upsert_lead(
-            session,
-            LeadIn(
-                email="ref2@example.com",
-                source="referral",
-                title="Analyst",
-                company_size=500,
-                country="DE",
-            ),
-            config=config,
-            now=later,
-        )
+        shadow_lead, none = analyst(session, "ref2@example.com", "referral", config)
         assert none is None and shadow_lead.stage == "lead"
-        ads, _, none = upsert_lead(
-            session,
-            LeadIn(
-                email="ads@example.com",
-                source="ads",
-                title="Analyst",
-                company_size=500,
-                country="DE",
-            ),
-            config=on,
-            now=later,
-        )
+        ads, none = analyst(session, "ads@example.com", "ads", on)
         assert none is None and ads.stage == "lead"
         result = record_events(
             session, [EventIn(email="ads@example.com", type="page_view")], config=on, now=later
