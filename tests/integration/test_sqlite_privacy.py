@@ -78,7 +78,8 @@ def test_an_existing_file_keeps_the_permissions_its_owner_chose(tmp_path):
 
 
 @pytest.mark.parametrize("command", [("db", "upgrade"), ("api-key", "create", "x"),
-                                     ("import", "leads.csv"), ("jobs", "run", "reminders")])  # fmt: skip
+                                     ("import", "leads.csv"), ("jobs", "run", "reminders"),
+                                     ("webhook", "list"), ("scoring", "models")])  # fmt: skip
 def test_every_command_creates_a_private_database(tmp_path, command):
     (tmp_path / "leads.csv").write_text("email\nada@acme.de\n")
     path = tmp_path / "cli.db"
