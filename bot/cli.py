@@ -448,6 +448,17 @@ def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None
     )
 
 
+def port_number(lowest: int) -> Callable[[str], int]:
+    """An argparse type: a TCP port from ``lowest`` to 65535 (else socket.bind would raise)."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or not lowest <= int(text) <= 65535:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a port from {lowest} to 65535")
+        return int(text)
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="leadbot",
@@ -472,7 +483,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run the bot: Slack endpoint, intake API, scheduler")
     serve.add_argument("--host", help="address to listen on (default $LEADBOT_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default $LEADBOT_PORT or 3000)")
+    serve.add_argument("--port", type=port_number(1), help="port (default $LEADBOT_PORT or 3000)")
     serve.add_argument(
         "--socket-mode", action="store_true", help="take Slack's requests over Socket Mode"
     )
@@ -547,7 +558,9 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser(
         "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"
     )
-    sandbox.add_argument("--port", type=int, default=3000, help="the bot's port (default 3000)")
+    sandbox.add_argument(
+        "--port", type=port_number(0), default=3000, help="the bot's port (default 3000)"
+    )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser
 

@@ -154,3 +154,10 @@ def test_jobs_run_on_a_fresh_database_creates_the_schema(sqlite_url, slack_emula
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     assert "reminders:" in result.stdout
+
+
+@pytest.mark.parametrize("command", [("serve", "--port", "70000"), ("sandbox", "--port", "-1")])
+def test_a_port_out_of_range_is_a_usage_error(command):
+    result = leadbot(*command)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
+    assert f"argument --port: '{command[-1]}' is not a port from" in result.stderr
