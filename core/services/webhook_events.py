@@ -132,7 +132,12 @@ def transitioned(
             (webhooks.LEAD_OPPORTUNITY_RECORDED, {**change, "opportunity": snapshot["opportunity"]})
         )
     if lead.owner != previous_owner:
-        events.append((webhooks.LEAD_OWNER_CHANGED, _owner_change(moved, previous_owner, lead)))
+        events.append(
+            (
+                webhooks.LEAD_OWNER_CHANGED,
+                _owner_change(previous_owner, lead, moved.actor, moved.reason, moved.at),
+            )
+        )
     for event_type, event_change in events:
         emit(
             session,
@@ -144,13 +149,16 @@ def transitioned(
         )
 
 
-def _owner_change(moved: StageTransition, previous: str | None, lead: Lead) -> dict[str, Any]:
+def _owner_change(
+    previous: str | None, lead: Lead, actor: str, reason: str | None, at: datetime
+) -> dict[str, Any]:
+    """The ``change`` of a ``lead.owner_changed`` event, with or without a stage change."""
     return {
         "from_owner": previous,
         "to_owner": lead.owner,
-        "actor": moved.actor,
-        "reason": moved.reason,
-        "at": iso(moved.at),
+        "actor": actor,
+        "reason": reason,
+        "at": iso(at),
     }
 
 
@@ -171,13 +179,7 @@ def owner_changed(
     if not endpoints:
         return
     session.flush()
-    change = {
-        "from_owner": previous,
-        "to_owner": lead.owner,
-        "actor": actor,
-        "reason": reason,
-        "at": iso(now),
-    }
+    change = _owner_change(previous, lead, actor, reason, now)
     emit(
         session,
         webhooks.LEAD_OWNER_CHANGED,
