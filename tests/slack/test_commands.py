@@ -118,9 +118,13 @@ def test_lookup_shows_first_five_and_how_many_more(bot):
     assert reply_text(reply).count("Initech ") == 5 and "and 2 more" in reply_text(reply)
 
 
-def test_lookup_refused_to_outsiders(bot):
-    reply = run(bot, "lookup acme", user="U0OUT1")
-    assert "Nothing was changed" in reply_text(reply)
+@pytest.mark.parametrize("text", ["lookup acme", "lookup buyer@acme.de", "mine", "stats"])
+def test_lead_commands_refused_to_outsiders(bot, text):
+    """Refused before any lead is read: an outsider learns nothing, not even who is a lead."""
+    bot.api.post("/api/v1/leads", json={"email": "buyer@acme.de", "company": "Acme"})
+    reply = reply_text(run(bot, text, user="U0OUT1"))
+    assert "/lead is for sales reps, managers and marketing" in reply
+    assert "acme" not in reply.lower()
 
 
 def test_bant_round_trip_to_sql(bot):
