@@ -4,9 +4,6 @@ command as a user runs it."""
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,9 +11,9 @@ from sqlalchemy import select
 
 from core.models import Lead
 from core.services.imports import import_csv, map_headers
+from tests.commands import environment, leadbot
 from tests.integration.conftest import row_counts
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 
 CSV = """E-Mail Address,First Name,Last Name,Company Name,Job Title,Employees,Country,Favourite Colour
@@ -95,20 +92,10 @@ def test_dry_run_writes_nothing(db, config, tmp_path):
 
 def test_the_command_prints_the_summary_last(tmp_path):
     path = write_csv(tmp_path)
-    env = {
-        **os.environ,
-        "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
-    }
+    env = environment(LEADBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}")
 
     def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        return leadbot(*args, env=env, timeout=120)
 
     assert run("db", "upgrade").returncode == 0
     first = run("import", str(path))
@@ -156,20 +143,10 @@ def test_a_row_that_would_overflow_properties_is_rejected_alone(db, config, tmp_
 
 
 def test_cli_errors_are_one_line(tmp_path):
-    env = {
-        **os.environ,
-        "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
-        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
-    }
+    env = environment(LEADBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.db'}")
 
     def run(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=120,
-        )
+        return leadbot(*args, env=env, timeout=120)
 
     created = run("api-key", "create", "web")  # a fresh database: no `db upgrade` first
     assert created.returncode == 0, created.stderr

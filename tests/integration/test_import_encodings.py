@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,8 +15,8 @@ from sqlalchemy import select
 from core.csvread import detect_encoding, records
 from core.models import Lead
 from core.services.imports import ImportError_, import_csv
+from tests.commands import environment, leadbot
 
-ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
 HEADER = "Email,First Name,Last Name,Company,Notes\n"
 PEOPLE = [
@@ -177,15 +174,8 @@ def test_an_unreadable_header_is_refused_as_a_whole(db, config, tmp_path):
 def test_the_command_says_how_it_read_the_file(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes(export().encode("cp1252"))
-    env = {
-        **os.environ,
-        "LEADBOT_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
-        "LEADBOT_CONFIG": str(ROOT / "leadbot.example.toml"),
-    }
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "import", str(path)],
-        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT,
-    )  # fmt: skip
+    env = environment(LEADBOT_DATABASE_URL=f"sqlite:///{tmp_path / 'cli.db'}")
+    result = leadbot("import", str(path), env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "read as cp1252 (detected)" in result.stdout
     assert result.stdout.strip().splitlines()[-1] == "imported 4, updated 0, rejected 0"
