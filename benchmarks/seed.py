@@ -28,8 +28,8 @@ WORDS += [f"{w}{n}" for w in ("north", "south", "blue", "green", "prime") for n 
 
 LEAD_COLUMNS = (
     "id, email, first_name, last_name, title, company, company_size, country, source, "
-    "properties, company_key, name_key, stage, owner, team, stage_changed_at, version, fit, "
-    "grade, engagement, product, score_reasons, created_at, updated_at"
+    "properties, company_key, name_key, last_name_key, stage, owner, team, stage_changed_at, "
+    "version, fit, grade, engagement, product, score_reasons, created_at, updated_at"
 )
 TRANSITION_COLUMNS = "id, lead_id, from_stage, to_stage, actor, reason, at"
 SENT_COLUMNS = "lead_id, transition_id, level, sent_at"
@@ -76,6 +76,7 @@ def rows(n: int) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None, list
             "{}",
             company,
             f"{first} {last}".lower(),
+            last.lower(),
             stage,
             owner,
             "emea" if i % 2 else "na",

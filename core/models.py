@@ -69,6 +69,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
+def search_key(text: str | None, length: int) -> str | None:
+    """The case-folded form of ``text`` that prefix lookups compare (None for no text)."""
+    return (text or "").casefold()[:length] or None
+
+
 class Lead(Base):
     __tablename__ = "leads"
 
@@ -85,9 +90,11 @@ class Lead(Base):
     source: Mapped[str | None] = mapped_column(String(200))
     campaign: Mapped[str | None] = mapped_column(String(200))
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # Lower-cased copies for case-insensitive prefix lookup (/lead lookup acme).
+    # Case-folded copies for case-insensitive prefix lookup (/lead lookup acme), each with an
+    # index of its own so that a prefix is a range scan; set by set_search_keys().
     company_key: Mapped[str | None] = mapped_column(String(300))
     name_key: Mapped[str | None] = mapped_column(String(401))
+    last_name_key: Mapped[str | None] = mapped_column(String(200))
 
     stage: Mapped[str] = mapped_column(String(16), default=Stage.LEAD.value)
     owner: Mapped[str | None] = mapped_column(String(32))
@@ -112,7 +119,16 @@ class Lead(Base):
         Index(None, "owner", "stage"),
         Index(None, "company_key", postgresql_ops={"company_key": "text_pattern_ops"}),
         Index(None, "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+        Index(None, "last_name_key", postgresql_ops={"last_name_key": "text_pattern_ops"}),
     )
+
+    def set_search_keys(self) -> None:
+        """Refresh the lookup keys from the profile. casefold() can lengthen text ("ß" -> "ss"),
+        so each key is cut to its column."""
+        self.company_key = search_key(self.company, 300)
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        self.name_key = search_key(name, 401)
+        self.last_name_key = search_key(self.last_name, 200)
 
     @property
     def full_name(self) -> str:
