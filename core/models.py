@@ -101,6 +101,9 @@ class Lead(Base):
     team: Mapped[str | None] = mapped_column(String(50))
     stage_changed_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # When the reminders run must next look at this lead: no later than its current stage
+    # entry's next reminder; NULL when nothing more can come due (see core/services/reminders).
+    next_reminder_at: Mapped[datetime | None]
 
     # Score snapshot as of updated_at; recomputed on every change of profile or events.
     fit: Mapped[float] = mapped_column(Float, default=0.0)
@@ -120,6 +123,7 @@ class Lead(Base):
         Index(None, "company_key", postgresql_ops={"company_key": "text_pattern_ops"}),
         Index(None, "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
         Index(None, "last_name_key", postgresql_ops={"last_name_key": "text_pattern_ops"}),
+        Index(None, "next_reminder_at"),
     )
 
     def set_search_keys(self) -> None:
@@ -296,6 +300,17 @@ class ReminderSnooze(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index(None, "lead_id"),)
+
+
+class ReminderBasis(Base):
+    """What the stored ``leads.next_reminder_at`` times were computed from (a fingerprint of the
+    SLA and every team's hours and zone): one row, locked by each reminders run."""
+
+    __tablename__ = "reminder_basis"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
 
 
 # --- views the bot opened (replayed or forged submissions) -------------------------------------

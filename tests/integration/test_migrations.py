@@ -1,9 +1,11 @@
 """The Alembic scripts build exactly the schema the models describe, and undo it."""
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, insert, inspect, select, text
 
 from core.migrate import downgrade, upgrade
 from core.models import Base
@@ -95,5 +97,57 @@ def test_0008_fills_the_last_name_key_of_existing_leads(empty_url):
         with engine.connect() as connection:
             keys = connection.execute(text("SELECT last_name_key FROM leads ORDER BY id")).scalars()
             assert list(keys) == ["müller", None, "strasse"]
+    finally:
+        engine.dispose()
+
+
+def test_0009_marks_every_open_lead_to_be_checked_at_once(empty_url):
+    upgrade(empty_url, "0009")
+    downgrade(empty_url, "-1")  # the schema just before 0009, so that it fills existing rows
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    leads = Base.metadata.tables["leads"]
+    rows = [
+        {"id": n, "email": f"l{n}@example.com", "stage": stage, **dict.fromkeys(TIMES, at), **LEAD}
+        for n, stage in enumerate(["lead", "mql", "pql", "sal", "sql", "sqo", "nurture"], 1)
+    ]
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(leads), rows)  # the new column is not named
+        upgrade(empty_url)
+        with engine.connect() as connection:
+            stored = dict(connection.execute(select(leads.c.stage, leads.c.next_reminder_at)).all())
+    finally:
+        engine.dispose()
+    assert stored == {
+        "lead": None,
+        "mql": at,
+        "pql": at,
+        "sal": at,
+        "sql": at,
+        "sqo": None,
+        "nurture": None,
+    }
+    downgrade(empty_url, "-1")
+    assert "next_reminder_at" not in {c["name"] for c in inspect_columns(empty_url, "leads")}
+    assert "reminder_basis" not in tables(empty_url)
+
+
+LEAD = {
+    "properties": {},
+    "version": 1,
+    "fit": 0.0,
+    "grade": "D",
+    "engagement": 0.0,
+    "product": 0.0,
+    "score_reasons": [],
+}
+TIMES = ("stage_changed_at", "created_at", "updated_at")
+
+
+def inspect_columns(url, table):
+    engine = create_engine(url)
+    try:
+        return inspect(engine).get_columns(table)
     finally:
         engine.dispose()
