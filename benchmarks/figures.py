@@ -433,7 +433,7 @@ def bench_stale_scan(context: Context) -> Rows:
                 _ms(b),
                 "< 1 s and <= 3x bare" if pg else "reported",
                 (o < 1.0 and o / b <= 3) if pg else None,
-                notes=f"{ours['found']} due; bare query: {bare['found']} entries lacking a level",
+                notes=f"{ours['found']} due; bare query: {bare['found']} rows",
             )
         )
         rows.append(
