@@ -399,8 +399,8 @@ def due_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> l
 
 def send_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> list[Due]:
     """Queue every due reminder once: record the level and its outbox rows in this transaction.
-    A level another run recorded first (even one still in flight) is skipped. Returns what this
-    call queued."""
+    A level another run recorded first (even one still in flight) is skipped. Stores each
+    examined lead's next time. Returns what this call queued."""
     full = _lock_basis(session, schedule_fingerprint(config), now)
     scan = _scan(session, config, now, full=full)
     queued: list[Due] = []
