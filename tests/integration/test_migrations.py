@@ -101,38 +101,67 @@ def test_0008_fills_the_last_name_key_of_existing_leads(empty_url):
         engine.dispose()
 
 
-def test_0009_marks_every_open_lead_to_be_checked_at_once(empty_url):
+def test_0009_marks_open_leads_to_be_checked_at_once_unless_fully_reminded(empty_url):
     upgrade(empty_url, "0009")
     downgrade(empty_url, "-1")  # the schema just before 0009, so that it fills existing rows
     at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    leads = Base.metadata.tables["leads"]
-    rows = [
+    stages = ["lead", "mql", "pql", "sal", "sql", "sqo", "nurture", "mql", "sal", "sql", "mql"]
+    leads = [
         {"id": n, "email": f"l{n}@example.com", "stage": stage, **dict.fromkeys(TIMES, at), **LEAD}
-        for n, stage in enumerate(["lead", "mql", "pql", "sal", "sql", "sqo", "nurture"], 1)
+        for n, stage in enumerate(stages, 1)
     ]
+    entries = [
+        {
+            "id": n,
+            "lead_id": n,
+            "from_stage": "lead",
+            "to_stage": stage,
+            "actor": "system",
+            "at": at,
+        }
+        for n, stage in enumerate(stages, 1)
+    ]
+    # 8 to 10: every level of their stage sent; 2 and 11: one of two; 10 snoozed as well.
+    sent = [(2, "mql_accept"), (8, "mql_accept"), (8, "mql_escalate"), (9, "sal_qualify")]
+    sent += [(10, "sql_opportunity"), (11, "mql_escalate")]
     engine = create_engine(empty_url)
     try:
         with engine.begin() as connection:
-            connection.execute(insert(leads), rows)  # the new column is not named
+            connection.execute(insert(TABLES["leads"]), leads)  # the new column is not named
+            connection.execute(insert(TABLES["stage_transitions"]), entries)
+            connection.execute(
+                insert(TABLES["sent_reminders"]),
+                [
+                    {"lead_id": n, "transition_id": n, "level": lvl, "sent_at": at}
+                    for n, lvl in sent
+                ],
+            )
+            connection.execute(
+                insert(TABLES["reminder_snoozes"]),
+                [
+                    {
+                        "lead_id": 10,
+                        "transition_id": 10,
+                        "until": at,
+                        "actor": "U0",
+                        "created_at": at,
+                    }
+                ],
+            )
         upgrade(empty_url)
         with engine.connect() as connection:
-            stored = dict(connection.execute(select(leads.c.stage, leads.c.next_reminder_at)).all())
+            table = TABLES["leads"]
+            stored = dict(connection.execute(select(table.c.id, table.c.next_reminder_at)).all())
     finally:
         engine.dispose()
-    assert stored == {
-        "lead": None,
-        "mql": at,
-        "pql": at,
-        "sal": at,
-        "sql": at,
-        "sqo": None,
-        "nurture": None,
-    }
+    assert {n for n, value in stored.items() if value == at} == {2, 3, 4, 5, 10, 11}
+    assert {n for n, value in stored.items() if value is None} == {1, 6, 7, 8, 9}
     downgrade(empty_url, "-1")
     assert "next_reminder_at" not in {c["name"] for c in inspect_columns(empty_url, "leads")}
     assert "reminder_basis" not in tables(empty_url)
 
 
+TABLES = Base.metadata.tables
 LEAD = {
     "properties": {},
     "version": 1,
