@@ -456,6 +456,8 @@ def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bot.scheduler import JOBS
+
     parser = argparse.ArgumentParser(
         prog="leadbot",
         description="Slack-native sales assistant: scores leads, hands MQLs to sales in Slack, "
@@ -493,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = job_actions.add_parser("run", help="run one job once")
     run.add_argument(
         "name",
-        choices=["reminders", "digest", "retrain", "outbox"],
+        choices=[*JOBS, "outbox"],
         help="the job (reminders and digest also deliver what they queue, as outbox does)",
     )
     run.add_argument("--at", help="run as if the clock read this ISO-8601 time (with offset)")
