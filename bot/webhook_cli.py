@@ -70,7 +70,11 @@ def cmd_webhook(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, env: Settings, db: Database) -> int:
     action = args.action
     if action == "add":
-        events = [part for item in args.events or () for part in item.split(",")]
+        events = (
+            None
+            if args.events is None
+            else [part for item in args.events for part in item.split(",")]
+        )
         with db.transaction() as session:
             added = endpoints.add(
                 session,

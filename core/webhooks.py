@@ -61,10 +61,13 @@ def new_message_id() -> str:
 
 
 def check_events(types: Iterable[str] | None) -> list[str]:
-    """The subscribed event types, in the canonical order; all lead events when none given."""
-    chosen = [t.strip() for t in types or () if t.strip()]
-    if not chosen:
+    """The subscribed event types, in the canonical order; all lead events when ``types`` is
+    None. A list that names none (``--events ,``) is a mistake, not a wish for everything."""
+    if types is None:
         return list(LEAD_EVENTS)
+    chosen = [t.strip() for t in types if t.strip()]
+    if not chosen:
+        raise BadEndpoint(f"name at least one event type: {', '.join(LEAD_EVENTS)}")
     unknown = [t for t in chosen if t not in LEAD_EVENTS]
     if unknown:
         raise BadEndpoint(

@@ -67,7 +67,9 @@ def test_plain_http_off_the_machine_or_private_network_is_a_warning(url, address
 
 def test_event_types():
     assert check_events(None) == list(webhooks.LEAD_EVENTS)
-    assert check_events([]) == list(webhooks.LEAD_EVENTS)
+    for nothing in ([], ["", " "]):  # `--events ,` names no event: refused, not "all"
+        with pytest.raises(BadEndpoint, match="name at least one event type"):
+            check_events(nothing)
     assert check_events(["lead.rejected", "lead.qualified", "lead.rejected"]) == [
         "lead.qualified",
         "lead.rejected",
