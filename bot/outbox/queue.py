@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Select, bindparam, exists, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, aliased
 
@@ -65,6 +65,33 @@ def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
     return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, attempts - 1)))
 
 
+def _claimable() -> Select[Outbox]:
+    earlier = aliased(Outbox)
+    blocked = exists().where(
+        earlier.lead_id == Outbox.lead_id,
+        earlier.sent_at.is_(None),
+        earlier.gave_up_at.is_(None),
+        earlier.id < Outbox.id,
+    )
+    return (
+        select(Outbox)
+        .where(
+            Outbox.sent_at.is_(None),
+            Outbox.gave_up_at.is_(None),
+            Outbox.next_attempt_at <= bindparam("now"),
+            ~blocked,
+        )
+        .order_by(Outbox.id)
+        .limit(1)
+        .with_for_update(skip_locked=True, of=Outbox)
+    )
+
+
+#: The oldest due row whose lead has no earlier unsent row. Built once: a claim comes right
+#: after every commit that queues a message, and building the statement cost more than running it.
+CLAIMABLE = _claimable()
+
+
 class OutboxQueue:
     def __init__(
         self, db: Database, clock: Callable[[], datetime], *, lease: timedelta = LEASE
@@ -75,27 +102,8 @@ class OutboxQueue:
 
     def claim(self) -> Claimed | None:
         now = self.clock()
-        earlier = aliased(Outbox)
-        blocked = exists().where(
-            earlier.lead_id == Outbox.lead_id,
-            earlier.sent_at.is_(None),
-            earlier.gave_up_at.is_(None),
-            earlier.id < Outbox.id,
-        )
-        query = (
-            select(Outbox)
-            .where(
-                Outbox.sent_at.is_(None),
-                Outbox.gave_up_at.is_(None),
-                Outbox.next_attempt_at <= now,
-                ~blocked,
-            )
-            .order_by(Outbox.id)
-            .limit(1)
-            .with_for_update(skip_locked=True, of=Outbox)
-        )
         with self.db.transaction() as session:
-            row = session.scalars(query).first()
+            row = session.scalars(CLAIMABLE, {"now": now}).first()
             if row is None:
                 return None
             row.attempts += 1
@@ -133,7 +141,6 @@ class OutboxQueue:
     def leases(self) -> Iterator[Leases]:
         """A heartbeat that renews the lease of every row added to it until it is discarded."""
         leases = Leases(self)
-        leases.start()
         try:
             yield leases
         finally:
@@ -212,7 +219,8 @@ class OutboxQueue:
 
 
 class Leases:
-    """The rows one worker holds, their leases renewed every quarter lease by one thread."""
+    """The rows one worker holds, their leases renewed every quarter lease by one thread (started
+    with the first row, so a drain that finds nothing starts none)."""
 
     def __init__(self, queue: OutboxQueue) -> None:
         self.queue = queue
@@ -220,18 +228,21 @@ class Leases:
         self._lost: set[int] = set()
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._beat = threading.Thread(target=self._heartbeat, name="leadbot-leases", daemon=True)
-
-    def start(self) -> None:
-        self._beat.start()
+        self._beat: threading.Thread | None = None
 
     def stop(self) -> None:
+        """No renewal starts after this; one under way only extends rows already finished or
+        given back, which their compare-and-set then refuses or which nobody minds."""
         self._done.set()
-        self._beat.join()
 
     def add(self, claimed: Claimed) -> None:
         with self._lock:
             self._held[claimed.id] = claimed
+            if self._beat is None:
+                self._beat = threading.Thread(
+                    target=self._heartbeat, name="leadbot-leases", daemon=True
+                )
+                self._beat.start()
 
     def discard(self, claimed: Claimed) -> None:
         with self._lock:
