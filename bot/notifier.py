@@ -81,6 +81,7 @@ class Notifier:
                         if not waiting[key]:
                             del waiting[key]
                         self._say(held, say, leases, waiting, report)
+                        look = True  # its lead's next row may be due now
                         continue
                     if look and claims < max_rows:
                         claimed = self.claim()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from bot.notifier import NotifierWorker
+from core.messages import AlertRefresh, enqueue
 from core.models import Outbox, SlackMessage
 from tests.slack.conftest import eventually
 
@@ -54,6 +55,22 @@ def test_a_429_in_one_channel_holds_back_only_that_channel(bot):
         (NA, other, 200),
         (EMEA, second, 200),
     ]
+
+
+def test_a_leads_next_row_follows_its_rate_limited_alert_in_the_same_drain(bot):
+    bot.slack_side.worker.stop()
+    limit_posts(bot, per_second=1.0)
+    bot.qualify("first@acme.de", country="DE")
+    second = bot.qualify("second@acme.de", country="DE")
+    with bot.db.transaction() as s:  # queued behind the alert it edits
+        enqueue(s, AlertRefresh(second), now=bot.runtime.now())
+
+    report = bot.slack_side.notifier.drain()
+
+    assert (report.sent, report.failed, unsent(bot)) == (3, 0, 0)
+    [edit] = bot.emulator.calls("chat.update")
+    assert edit.ok and edit.args["ts"] == bot.alert(second)["ts"]
+    assert alerts(bot)[-1] == (EMEA, second, 200)
 
 
 def test_every_alert_once_under_rate_limits_and_half_failures(bot):
