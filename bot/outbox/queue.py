@@ -112,10 +112,6 @@ class OutboxQueue:
                 row.id, row.kind, row.lead_id, dict(row.payload), row.attempts, row.created_at
             )
 
-    def renew_lease(self, claimed: Claimed) -> bool:
-        """Extend the lease of a row this worker still holds; False once it is not ours."""
-        return claimed.id not in self.renew_leases([claimed])
-
     def renew_leases(self, claims: Iterable[Claimed]) -> set[int]:
         """Extend the leases of rows this worker holds, in one transaction; the ids of those
         that are no longer ours (finished, or taken over after a lease ran out)."""
