@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.exc import DatabaseError
 
 from benchmarks import processes
@@ -447,7 +447,7 @@ def bench_stale_scan(context: Context) -> Rows:
                 _ms(b),
                 "< 1 s and <= 3x bare" if pg else "reported",
                 (o < 1.0 and o / b <= 3) if pg else None,
-                notes=f"{ours['found']} due; bare query: {bare['found']} entries lacking a level",
+                notes=f"{ours['found']} due; bare query: {bare['found']} rows",
             )
         )
         rows.append(
@@ -475,12 +475,18 @@ def bench_lookup(context: Context) -> Rows:
         db = Database(url)
         with db.transaction() as session:
             target = session.scalar(select(Lead.email).where(Lead.id == 12345))
+        # The bare prefix query: one key's index, in the form each engine's index serves.
+        on_company = (
+            Lead.company_key.like(prefix + "%")
+            if engine == "PostgreSQL"
+            else and_(Lead.company_key >= prefix, Lead.company_key < prefix[:-1] + "5")
+        )
         for label, query, bare_query in (
             ("e-mail", target, select(Lead).where(Lead.email == target)),
             (
                 "company prefix",
                 prefix,
-                select(Lead).where(Lead.company_key.like(prefix + "%")).limit(5),
+                select(Lead).where(on_company).order_by(Lead.updated_at.desc()).limit(5),
             ),
         ):
 

@@ -4,10 +4,14 @@ stale scan and the lookups.
 Per 20 leads: 2 stale (open past an SLA, levels partly sent or due), 8 already reminded of every
 level of their stage, 9 in later stages (SQO, nurture, unqualified), 1 fresh. Each open lead has
 the transition that entered its stage (id = lead id); reminded levels are in sent_reminders.
+``next_reminder_at`` is what a running system would have left: the time of an open lead's next
+reminder as of its stage entry (the due time, for a stale lead; later, for a fresh one), NULL
+once every level was sent or in a later stage.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,8 +20,13 @@ from typing import Any
 from sqlalchemy import Index, create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
+from benchmarks.common import ROOT
+from core.businesstime import hours_of
+from core.config import load_config
+from core.lifecycle import Stage
 from core.migrate import upgrade
 from core.models import Base
+from core.services.reminders import next_reminder_at, sla_due
 
 SEEDED = ("leads", "stage_transitions", "sent_reminders")
 
@@ -26,10 +35,13 @@ NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 WORDS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka", "tyrell"]
 WORDS += [f"{w}{n}" for w in ("north", "south", "blue", "green", "prime") for n in range(9)]
 
+SENT_AFTER = timedelta(hours=9)  # when a seeded reminder went out, after its stage entry
+
 LEAD_COLUMNS = (
     "id, email, first_name, last_name, title, company, company_size, country, source, "
-    "properties, company_key, name_key, stage, owner, team, stage_changed_at, version, fit, "
-    "grade, engagement, product, score_reasons, created_at, updated_at"
+    "properties, company_key, name_key, last_name_key, stage, owner, team, stage_changed_at, "
+    "version, fit, grade, engagement, product, score_reasons, created_at, updated_at, "
+    "next_reminder_at"
 )
 TRANSITION_COLUMNS = "id, lead_id, from_stage, to_stage, actor, reason, at"
 SENT_COLUMNS = "lead_id, transition_id, level, sent_at"
@@ -56,6 +68,15 @@ def _plan(i: int) -> tuple[str, datetime, list[str]]:
     return ("mql", NOW - timedelta(minutes=10), [])
 
 
+@functools.cache  # a few distinct plans: the seed stays a bulk load
+def _next_time(stage: str, team: str, entered: datetime, sent: tuple[str, ...]) -> datetime | None:
+    config = load_config(ROOT / "leadbot.example.toml")
+    hours, zone = hours_of(config, team)
+    dues = sla_due(Stage(stage), entered, config.sla, hours, zone)
+    sent_at = {level: entered + SENT_AFTER for level in sent}
+    return next_reminder_at(Stage(stage), dues, sent_at, None, entered)
+
+
 def rows(n: int) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None, list[tuple[Any, ...]]]]:
     """(lead, its stage entry or None, its sent reminders) for leads 1..n."""
     for i in range(1, n + 1):
@@ -63,6 +84,7 @@ def rows(n: int) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None, list
         company = f"{WORDS[i % len(WORDS)]} {i // len(WORDS)}"
         first, last = "Ada", f"Lovelace{i}"
         owner = "U0REP1" if stage in ("sal", "sql", "sqo") else None
+        team = "emea" if i % 2 else "na"
         lead = (
             i,
             f"lead{i}@{company.replace(' ', '')}.example",
@@ -76,9 +98,10 @@ def rows(n: int) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None, list
             "{}",
             company,
             f"{first} {last}".lower(),
+            last.lower(),
             stage,
             owner,
-            "emea" if i % 2 else "na",
+            team,
             entered,
             1,
             80.0,
@@ -88,9 +111,10 @@ def rows(n: int) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None, list
             "[]",
             entered - timedelta(days=1),
             entered,
+            _next_time(stage, team, entered, tuple(sent)),
         )
         entry = (i, i, "lead", stage, "system", None, entered)
-        reminders = [(i, i, level, entered + timedelta(hours=9)) for level in sent]
+        reminders = [(i, i, level, entered + SENT_AFTER) for level in sent]
         yield lead, entry, reminders
 
 

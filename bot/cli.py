@@ -238,12 +238,20 @@ def cmd_api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+def _readable(path: Path) -> None:
+    """An input file that cannot be opened stops the command before it does anything else."""
+    from core.csvread import file_problem
+
+    problem = file_problem(path)
+    if problem:
+        raise UsageError(f"{path}: {problem}")
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from core.services.imports import ImportError_, import_csv
 
     path = Path(args.file)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+    _readable(path)
     config = workspace()
     from core.migrate import upgrade
 
@@ -311,8 +319,7 @@ def cmd_scoring_backtest(args: argparse.Namespace) -> int:
     from core.services.learning import LearningError, backtest_file
 
     path = Path(args.file)
-    if not path.is_file():
-        raise UsageError(f"{path}: no such file")
+    _readable(path)
     config, note = _scoring_workspace()
     try:
         report, _ = backtest_file(path, _backtest_options(args), config)
@@ -339,8 +346,8 @@ def cmd_scoring_train(args: argparse.Namespace) -> int:
         raise UsageError(
             "--target goes with --csv FILE; without a file the outcomes come from the database"
         )
-    if args.csv and not Path(args.csv).is_file():
-        raise UsageError(f"{args.csv}: no such file")
+    if args.csv:
+        _readable(Path(args.csv))
     config = workspace()
 
     def train(session: Any) -> list[str]:
@@ -449,6 +456,8 @@ def _history_options(parser: argparse.ArgumentParser, *, required: bool) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bot.scheduler import JOBS
+
     parser = argparse.ArgumentParser(
         prog="leadbot",
         description="Slack-native sales assistant: scores leads, hands MQLs to sales in Slack, "
@@ -486,7 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = job_actions.add_parser("run", help="run one job once")
     run.add_argument(
         "name",
-        choices=["reminders", "digest", "retrain", "outbox"],
+        choices=[*JOBS, "outbox"],
         help="the job (reminders and digest also deliver what they queue, as outbox does)",
     )
     run.add_argument("--at", help="run as if the clock read this ISO-8601 time (with offset)")

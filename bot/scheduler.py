@@ -4,6 +4,7 @@ is one call into ``core.services`` in one transaction, then a nudge to the outbo
 - ``reminders`` every 5 minutes: stale-lead reminders and escalations that came due.
 - ``retrain`` on Mondays at 05:00 UTC: a new learned-scoring model from the week's outcomes,
   unless ``[scoring.model] use = "off"``.
+- ``prune`` daily at 03:30 UTC: forgets the records of modals opened more than a week ago.
 - ``digest`` at minute 0 of every hour from 08:00 to 23:00 UTC: the first run of the day
   queues yesterday's digest, the later ones find it queued and do nothing. So a process that
   starts (or wakes) after 08:00 still sends the day's digest, at the next full hour.
@@ -25,7 +26,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.runtime import Runtime
-from core.services import digest, learning, offers, reminders
+from core.services import digest, learning, offers, opened_views, reminders
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ RETRAIN_WEEKDAY, RETRAIN_HOUR = "mon", 5  # UTC, before the working week starts
 RETRAIN_GRACE_SECONDS = 24 * 60 * 60
 DIGEST_HOURS = "8-23"  # UTC; the first run at or after 08:00 sends the day's digest
 DIGEST_GRACE_SECONDS = 60 * 60
+PRUNE_HOUR, PRUNE_MINUTE = 3, 30  # UTC, a quiet hour
+PRUNE_GRACE_SECONDS = 24 * 60 * 60
 
 Job = Callable[[Runtime], str]
 
@@ -63,8 +66,19 @@ def run_retrain(runtime: Runtime) -> str:
         return "retrain: " + learning.retrain_weekly(session, runtime.config, runtime.now())
 
 
+def run_prune(runtime: Runtime) -> str:
+    with runtime.db.transaction() as session:
+        forgotten = opened_views.prune(session, runtime.now())
+    return f"prune: {forgotten} old form record(s) forgotten"
+
+
 #: Every job `leadbot jobs run NAME` knows besides `outbox`.
-JOBS: dict[str, Job] = {"reminders": run_reminders, "digest": run_digest, "retrain": run_retrain}
+JOBS: dict[str, Job] = {
+    "reminders": run_reminders,
+    "digest": run_digest,
+    "retrain": run_retrain,
+    "prune": run_prune,
+}
 
 
 def _logged(name: str, job: Job, runtime: Runtime) -> Callable[[], None]:
@@ -95,6 +109,15 @@ def build_scheduler(runtime: Runtime, jobs: Mapping[str, Job] | None = None) -> 
         max_instances=1,
         misfire_grace_time=DIGEST_GRACE_SECONDS,
     )
+    if "prune" in jobs:
+        scheduler.add_job(
+            _logged("prune", jobs["prune"], runtime),
+            CronTrigger(hour=PRUNE_HOUR, minute=PRUNE_MINUTE, timezone=UTC),
+            id="prune",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=PRUNE_GRACE_SECONDS,
+        )
     if "retrain" in jobs:
         scheduler.add_job(
             _logged("retrain", jobs["retrain"], runtime),

@@ -6,6 +6,7 @@ The workspace config is what a sales-ops person edits by hand, so every error na
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 from collections.abc import Iterable
@@ -182,7 +183,12 @@ class BusinessHours(_Strict):
     @property
     def weekdays(self) -> frozenset[int]:
         """Python weekday numbers (Monday is 0)."""
-        return frozenset(WEEKDAYS.index(day) for day in self.days)
+        return _weekdays(tuple(self.days))
+
+
+@functools.lru_cache(maxsize=64)  # asked for on every step of the SLA maths
+def _weekdays(days: tuple[str, ...]) -> frozenset[int]:
+    return frozenset(WEEKDAYS.index(day) for day in days)
 
 
 class Route(_Strict):

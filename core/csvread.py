@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import codecs
 import csv
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from charset_normalizer import from_bytes
 
@@ -41,6 +43,47 @@ class Record:
     line: int  # the physical line the record starts on (1 is the header)
     cells: list[str]
     unreadable: str | None = None  # why some of its bytes are not text in the file's encoding
+
+
+#: Bytes looked at for signs of a binary file (a spreadsheet, an archive, an image).
+SNIFF_BYTES = 65536
+_WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32's start with these too
+
+
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a CSV file at all, in a few words; None when it can be
+    opened (checked before anything else is done with it)."""
+    if path.is_dir():
+        return "is a directory, not a CSV file"
+    if not path.exists():
+        return "no such file"
+    if not os.access(path, os.R_OK):
+        return "cannot be read: permission denied"
+    return None
+
+
+def read_file(path: Path) -> bytes:
+    """The bytes of a CSV file, or :class:`CsvFileError` saying in a few words why not: no such
+    file, a directory, no permission, or binary data (text never holds NUL bytes, except in
+    UTF-16 and UTF-32, which start with a byte order mark)."""
+    problem = file_problem(path)
+    if problem:
+        raise CsvFileError(problem)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CsvFileError(f"cannot be read: {exc.strerror or exc}") from None
+    if b"\x00" in data[:SNIFF_BYTES] and not data.startswith(_WIDE_BOMS):
+        kind = "a spreadsheet or archive" if data.startswith(b"PK\x03\x04") else "binary data"
+        raise CsvFileError(f"is not a CSV file (it holds {kind}; save it as CSV)")
+    return data
+
+
+def decode(data: bytes) -> tuple[str, str]:
+    """The whole file as text and its encoding (by :func:`detect_encoding`), for readers that
+    take a file as a whole: bytes that are not text in it read as U+FFFD."""
+    encoding, _ = detect_encoding(data)
+    return data.decode(encoding, errors="replace"), encoding
 
 
 def encoding_name(name: str) -> str:

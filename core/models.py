@@ -69,6 +69,11 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
 
 
+def search_key(text: str | None, length: int) -> str | None:
+    """The case-folded form of ``text`` that prefix lookups compare (None for no text)."""
+    return (text or "").casefold()[:length] or None
+
+
 class Lead(Base):
     __tablename__ = "leads"
 
@@ -85,15 +90,20 @@ class Lead(Base):
     source: Mapped[str | None] = mapped_column(String(200))
     campaign: Mapped[str | None] = mapped_column(String(200))
     properties: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # Lower-cased copies for case-insensitive prefix lookup (/lead lookup acme).
+    # Case-folded copies for case-insensitive prefix lookup (/lead lookup acme), each with an
+    # index of its own so that a prefix is a range scan; set by set_search_keys().
     company_key: Mapped[str | None] = mapped_column(String(300))
     name_key: Mapped[str | None] = mapped_column(String(401))
+    last_name_key: Mapped[str | None] = mapped_column(String(200))
 
     stage: Mapped[str] = mapped_column(String(16), default=Stage.LEAD.value)
     owner: Mapped[str | None] = mapped_column(String(32))
     team: Mapped[str | None] = mapped_column(String(50))
     stage_changed_at: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # When the reminders run must next look at this lead: no later than its current stage
+    # entry's next reminder; NULL when nothing more can come due (see core/services/reminders).
+    next_reminder_at: Mapped[datetime | None]
 
     # Score snapshot as of updated_at; recomputed on every change of profile or events.
     fit: Mapped[float] = mapped_column(Float, default=0.0)
@@ -112,7 +122,17 @@ class Lead(Base):
         Index(None, "owner", "stage"),
         Index(None, "company_key", postgresql_ops={"company_key": "text_pattern_ops"}),
         Index(None, "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
+        Index(None, "last_name_key", postgresql_ops={"last_name_key": "text_pattern_ops"}),
+        Index(None, "next_reminder_at"),
     )
+
+    def set_search_keys(self) -> None:
+        """Refresh the lookup keys from the profile. casefold() can lengthen text ("ß" -> "ss"),
+        so each key is cut to its column."""
+        self.company_key = search_key(self.company, 300)
+        name = " ".join(part for part in (self.first_name, self.last_name) if part)
+        self.name_key = search_key(name, 401)
+        self.last_name_key = search_key(self.last_name, 200)
 
     @property
     def full_name(self) -> str:
@@ -280,6 +300,17 @@ class ReminderSnooze(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (Index(None, "lead_id"),)
+
+
+class ReminderBasis(Base):
+    """What the stored ``leads.next_reminder_at`` times were computed from (a fingerprint of the
+    SLA and every team's hours and zone): one row, locked by each reminders run."""
+
+    __tablename__ = "reminder_basis"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
 
 
 # --- views the bot opened (replayed or forged submissions) -------------------------------------

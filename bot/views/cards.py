@@ -177,7 +177,7 @@ def lookup_reply(
         blocks.append(
             ContextBlock(
                 elements=[
-                    MarkdownTextObject(text=f"…and {more} more. Narrow the search to see them.")
+                    MarkdownTextObject(text=f"…and {more:,} more. Narrow the search to see them.")
                 ]
             ).to_dict()
         )

@@ -1,4 +1,5 @@
-"""Reading a history file: any encoding, a BOM or none, commas, semicolons or tabs."""
+"""Reading a history file: any encoding (as :mod:`core.csvread` reads an import), a BOM or
+none, commas, semicolons or tabs."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from charset_normalizer import from_bytes
+from core import csvread
 
-#: Bytes read to guess the separator; a header and a few rows are enough.
+#: Characters read to guess the separator; a header and a few rows are enough.
 SNIFF_BYTES = 65536
 SEPARATORS = ",;\t|"
 
@@ -42,34 +43,6 @@ class Table:
         return [row[index] for row in self.rows]
 
 
-def decode(raw: bytes) -> tuple[str, str]:
-    """The text and its encoding: UTF-8 (with or without BOM) first, else the best guess."""
-    if b"\x00" in raw[:SNIFF_BYTES] and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise TableError("is not a CSV file (it holds binary data)")
-    for bom, name in (
-        (b"\xef\xbb\xbf", "utf-8-sig"),
-        (b"\xff\xfe", "utf-16"),
-        (b"\xfe\xff", "utf-16"),
-    ):
-        if raw.startswith(bom):
-            try:
-                return raw.decode(name), name
-            except UnicodeDecodeError as exc:
-                raise TableError(f"is not readable text ({name}: {exc.reason})") from exc
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    best = from_bytes(raw[: 4 * SNIFF_BYTES]).best()
-    if best is not None:
-        try:
-            return raw.decode(best.encoding), best.encoding
-        except (UnicodeDecodeError, LookupError):
-            pass
-    # Every byte is a character in Latin-1: the last resort never fails.
-    return raw.decode("latin-1"), "latin-1"
-
-
 def _separator(sample: str) -> str:
     """The separator that splits the first lines into the same number (> 1) of cells most
     often, quotes respected; ties go to the one giving more columns, then to the comma."""
@@ -94,14 +67,9 @@ def _separator(sample: str) -> str:
 def read_table(path: Path) -> Table:
     """The file as a header and rows of strings, every row as long as the header."""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise TableError("no such file") from exc
-    except IsADirectoryError as exc:
-        raise TableError("is a directory, not a CSV file") from exc
-    except OSError as exc:
-        raise TableError(f"cannot be read: {exc.strerror or exc}") from exc
-    text, encoding = decode(raw)
+        text, encoding = csvread.decode(csvread.read_file(path))
+    except csvread.CsvFileError as exc:
+        raise TableError(str(exc)) from None
     if not text.strip():
         raise TableError("is empty")
     separator = _separator(text[:SNIFF_BYTES])

@@ -130,10 +130,7 @@ def read_rows(
     """The header, the rows with the line each starts on, and ``(encoding, how it was found)``:
     ``encoding`` when given, else detected (see :mod:`core.csvread`)."""
     try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ImportError_(f"cannot be read: {exc.strerror or exc}") from exc
-    try:
+        data = csvread.read_file(path)
         found = (
             (csvread.encoding_name(encoding), "given")
             if encoding

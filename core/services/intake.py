@@ -121,10 +121,7 @@ def _apply(lead: Lead, data: LeadIn) -> bool:
         lead.properties = merged
         changed = True
     if changed:
-        # casefold() can lengthen text ("ß" -> "ss"): keep the keys within their columns.
-        lead.company_key = lead.company.casefold()[:300] if lead.company else None
-        name = " ".join(part for part in (lead.first_name, lead.last_name) if part)
-        lead.name_key = name.casefold()[:401] or None
+        lead.set_search_keys()
     return changed
 
 

@@ -5,16 +5,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from core import access
 from core.access import Action
 from core.config import WorkspaceConfig
 from core.lifecycle import OPEN, QUALIFIED, Stage
 from core.messages import AlertRefresh, AssignedDm, enqueue
-from core.models import Lead
+from core.models import Lead, search_key
 from core.refusals import Refused, UnknownLead
 from core.schemas import MAX_DB_ID
 from core.services.handoff import hand_over, tell_marketing_parked
@@ -46,29 +47,55 @@ class Found:
     more: int
 
 
+def _starts_with(session: Session, column: InstrumentedAttribute[str | None], key: str) -> Any:
+    """``column`` (a case-folded key) starts with ``key``, as a range its index serves.
+    PostgreSQL's ``text_pattern_ops`` index serves LIKE 'key%'; SQLite's LIKE is case-insensitive
+    and so never uses a plain index: there the prefix is the range [key, key's successor)."""
+    if session.get_bind().dialect.name == "postgresql":
+        escaped = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(escaped + "%", escape="\\")
+    upper = _successor(key)
+    return and_(column >= key, column < upper) if upper is not None else column >= key
+
+
+def _successor(key: str) -> str | None:
+    """The least string above every string that starts with ``key`` (None: there is none)."""
+    while key:
+        code = ord(key[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:  # surrogates are not text: skip to the next character
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return key[:-1] + chr(code)
+        key = key[:-1]
+    return None
+
+
 def lookup(session: Session, query: str, limit: int = LOOKUP_LIMIT) -> Found:
-    """Exact e-mail or id; else case-insensitive prefix of company or name (first ``limit``)."""
+    """Exact e-mail or id; else case-insensitive prefix of company, full name or last name
+    (the ``limit`` most recently updated, and how many more matched)."""
     text = query.strip()
     try:
         return Found([find_lead(session, text)], 0)
     except UnknownLead:
         pass
-    prefix = text.casefold().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    key = search_key(text, 401)
+    if key is None:
+        return Found([], 0)
     condition = or_(
-        Lead.company_key.like(prefix, escape="\\"),
-        Lead.name_key.like(prefix, escape="\\"),
-        Lead.last_name.ilike(prefix, escape="\\"),
-    )
-    leads = list(
-        session.scalars(
-            select(Lead)
-            .where(condition)
-            .order_by(Lead.updated_at.desc(), Lead.id.desc())
-            .limit(limit)
+        *(
+            _starts_with(session, c, key)
+            for c in (Lead.company_key, Lead.name_key, Lead.last_name_key)
         )
     )
-    total = session.scalar(select(func.count()).select_from(Lead).where(condition)) or 0
-    return Found(leads, max(0, total - len(leads)))
+    # One query: the newest ``limit`` and, by a window count, how many matched in all.
+    rows = session.execute(
+        select(Lead, func.count().over())
+        .where(condition)
+        .order_by(Lead.updated_at.desc(), Lead.id.desc())
+        .limit(limit)
+    ).all()
+    leads = [lead for lead, _ in rows]
+    return Found(leads, rows[0][1] - len(leads) if rows else 0)
 
 
 def park(

@@ -11,7 +11,7 @@ on), the transaction rolls back and the form may be corrected and sent again.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
@@ -23,6 +23,11 @@ from core.refusals import Refused
 NOT_OPENED = "This form was not opened by leadbot. Please open it again from Slack."
 NOT_YOURS = "This form was opened for someone else. Please open your own from Slack."
 ALREADY_USED = "This form was already submitted; nothing was changed."
+
+
+#: How long a form may stay open: older records are pruned (Slack keeps a modal for as long
+#: as its window is open, but nobody submits a form after a week).
+KEPT_FOR = timedelta(days=7)
 
 
 class FormRefused(Refused):
@@ -81,3 +86,13 @@ def use(session: Session, view: Mapping[str, Any], *, user: str, now: datetime) 
     if result.rowcount != 1:  # type: ignore[attr-defined]
         raise FormRefused(ALREADY_USED)
     return row.lead_id
+
+
+def prune(session: Session, now: datetime) -> int:
+    """Forget the forms opened more than :data:`KEPT_FOR` ago (used or not): how many."""
+    result = session.execute(
+        delete(OpenedView)
+        .where(OpenedView.opened_at < now - KEPT_FOR)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

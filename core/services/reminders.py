@@ -23,17 +23,35 @@ hours and days) since the transition that entered the current stage:
 - Snooze (owner or team manager) moves the next reminder of the current stage entry by one
   business day: unsent levels wait until then; if every level was sent already, the last one is
   repeated once at that moment (level ``snooze:<moment>``, so it too goes out at most once).
+
+Which leads a run reads: ``leads.next_reminder_at`` (indexed), never later than the time the
+lead's current stage entry has its next reminder, NULL when nothing more can come due. A run
+reads only the leads whose time has come (one index range), decides with the rules above, and
+stores for each lead it examined its precise next time (NULL once every level went out). The
+column only narrows the search: a time too early costs one needless look, a time too late
+delays a check but never sends twice, since ``sent_reminders`` stays the once-only guard.
+
+- A stage change (``stages.transition``) stores the entry's own time, "check at once", for an
+  open stage and NULL for a closed one; a snooze stores its end. Neither needs the config.
+- The run writes a lead's time only if the lead is as it read it (same stage entry, same stored
+  time): a stage change or snooze committed meanwhile keeps the time it wrote.
+- Stored times depend on the SLA and each team's zone and hours. ``reminder_basis`` holds a
+  fingerprint of those (``schedule_fingerprint``); a run whose config has another one examines
+  every open lead once, stores their times and the new fingerprint. Each run locks that row, so
+  runs take turns. No row yet means no run stored a time, and the times stored without the
+  config (above) hold under any config.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, select
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import access
@@ -49,7 +67,7 @@ from core.messages import (
     ReminderThread,
     enqueue,
 )
-from core.models import Lead, ReminderSnooze, SentReminder, StageTransition
+from core.models import Lead, ReminderBasis, ReminderSnooze, SentReminder, StageTransition
 from core.refusals import Refused
 from core.services.leads import get_lead
 from core.services.stages import stage_entry
@@ -71,7 +89,7 @@ MESSAGES: dict[str, type[Reminder]] = {
 }
 
 SNOOZE_PREFIX = "snooze:"
-_CHUNK = 500
+_OPEN_VALUES = frozenset(stage.value for stage in LEVELS)
 
 
 @dataclass(frozen=True)
@@ -175,15 +193,6 @@ def next_reminder_at(
     return max(now, min(candidates)) if candidates else None
 
 
-def _earliest_real_time(duration: Duration) -> timedelta:
-    """A lower bound of the real time a business duration takes (for the database pre-filter):
-    business minutes pass no faster than real ones, and ``n`` business days keep the wall-clock
-    time ``n`` or more dates later (minus a clock change)."""
-    if duration.unit == "d":
-        return timedelta(days=duration.amount) - timedelta(hours=3)
-    return timedelta(minutes=duration.minutes)
-
-
 # --- recipients ------------------------------------------------------------------------------
 
 
@@ -222,101 +231,103 @@ def deliveries(config: WorkspaceConfig, lead: Lead, repeats: str) -> list[Delive
 # --- the database side -----------------------------------------------------------------------
 
 
+def schedule_fingerprint(config: WorkspaceConfig) -> str:
+    """What stored next-reminder times are computed from: the SLA durations and every team's
+    zone and business hours (a lead whose team left the config counts in ``DEFAULT_HOURS``, so
+    the list of teams matters too). Team membership changes recipients, never times."""
+    basis = {
+        "sla": {level: str(getattr(config.sla, level)) for level in MESSAGES},
+        "teams": {
+            team.name: [team.timezone, team.business_hours.model_dump(mode="json")]
+            for team in config.teams
+        },
+    }
+    return hashlib.sha256(json.dumps(basis, sort_keys=True).encode()).hexdigest()
+
+
 @dataclass
 class _Entry:
+    """One lead the run examines, with what the decision needs and what guards the write."""
+
     lead_id: int
     stage: str
     team: str | None
-    entry_id: int
-    entered_at: datetime
+    changed_at: datetime
+    stored: datetime | None  # its next_reminder_at as read
+    entry_id: int | None  # the transition that entered the stage (None: no such row)
+    entered_at: datetime | None
     sent: dict[str, datetime]
     snoozed_until: datetime | None
 
 
-def _fully_reminded(levels: tuple[str, ...]) -> ColumnElement[bool]:
-    """The joined stage entry had every level of its stage sent and has no snooze: nothing can
-    come due for it any more. Most open leads are like this, and loading them on every run was
-    the scan's cost; this is answered from the unique indexes on reminders and snoozes by
-    transition, without loading the lead."""
-    sent = [
-        exists().where(
-            SentReminder.transition_id == StageTransition.id, SentReminder.level == level
+@dataclass(frozen=True)
+class _Scan:
+    due: list[Due]
+    #: Every examined lead and the time its next reminder goes out once ``due`` is sent.
+    next_at: list[tuple[_Entry, datetime | None]]
+
+
+def _entries(session: Session, now: datetime, *, full: bool) -> list[_Entry]:
+    """The leads whose stored time has come (an index range on ``next_reminder_at``), or with
+    ``full`` every open lead and every lead with a stored time; with the transition that entered
+    the stage, the levels sent for it and its snooze, in one query of plain rows."""
+    which = (
+        or_(Lead.next_reminder_at.is_not(None), Lead.stage.in_([s.value for s in LEVELS]))
+        if full
+        else Lead.next_reminder_at <= now
+    )
+    rows = session.execute(
+        select(
+            Lead.id,
+            Lead.stage,
+            Lead.team,
+            Lead.stage_changed_at,
+            Lead.next_reminder_at,
+            StageTransition.id,
+            StageTransition.at,
+            SentReminder.level,
+            SentReminder.sent_at,
+            ReminderSnooze.until,
         )
-        for level in levels
-    ]
-    return and_(*sent, ~exists().where(ReminderSnooze.transition_id == StageTransition.id))
+        .select_from(Lead)
+        .outerjoin(
+            StageTransition,
+            and_(
+                StageTransition.lead_id == Lead.id,
+                StageTransition.at == Lead.stage_changed_at,
+                StageTransition.to_stage == Lead.stage,
+            ),
+        )
+        .outerjoin(SentReminder, SentReminder.transition_id == StageTransition.id)
+        .outerjoin(ReminderSnooze, ReminderSnooze.transition_id == StageTransition.id)
+        .where(which)
+    )
+    found: dict[int, _Entry] = {}
+    for lead_id, stage, team, changed, stored, entry_id, at, level, sent_at, until in rows:
+        item = found.get(lead_id)
+        if item is None or (entry_id or 0) > (item.entry_id or 0):  # the last of equal times
+            item = _Entry(lead_id, stage, team, changed, stored, entry_id, at, {}, until)
+            found[lead_id] = item
+        if level is not None and entry_id == item.entry_id:
+            item.sent[level] = sent_at
+    return [found[lead_id] for lead_id in sorted(found)]
 
 
-def _open_entries(session: Session, config: WorkspaceConfig, now: datetime) -> list[_Entry]:
-    """Open leads that have been in their stage long enough for a level to be due, with the
-    transition that entered the stage, the levels already sent and any snooze."""
-    # Plain rows of only what the decision needs (no ORM objects: this runs over every stale
-    # lead); the entry is the stage's latest transition. One query per stage, so that each is a
-    # range on the (stage, stage_changed_at) index.
-    rows: list[Any] = []
-    for stage, levels in LEVELS.items():
-        cutoff = now - min(_earliest_real_time(getattr(config.sla, lvl)) for lvl in levels)
-        rows += session.execute(
-            select(Lead.id, Lead.stage, Lead.team, StageTransition.id, StageTransition.at)
-            .join(
-                StageTransition,
-                and_(
-                    StageTransition.lead_id == Lead.id,
-                    StageTransition.at == Lead.stage_changed_at,
-                    StageTransition.to_stage == Lead.stage,
-                ),
-            )
-            .where(
-                Lead.stage == stage.value,
-                Lead.stage_changed_at <= cutoff,
-                ~_fully_reminded(levels),
-            )
-        ).all()
-    rows.sort(key=lambda row: (row[0], row[3]))
-    latest = {row[0]: row for row in rows}  # the last of equal times wins
-    pairs = list(latest.values())
-    found: list[_Entry] = []
-    for start in range(0, len(pairs), _CHUNK):
-        batch = pairs[start : start + _CHUNK]
-        entry_ids = [row[3] for row in batch]
-        sent: dict[int, dict[str, datetime]] = {}
-        for transition_id, level, sent_at in session.execute(
-            select(SentReminder.transition_id, SentReminder.level, SentReminder.sent_at).where(
-                SentReminder.transition_id.in_(entry_ids)
-            )
-        ):
-            sent.setdefault(transition_id, {})[level] = sent_at
-        snoozes = {
-            transition_id: until
-            for transition_id, until in session.execute(
-                select(ReminderSnooze.transition_id, ReminderSnooze.until).where(
-                    ReminderSnooze.transition_id.in_(entry_ids)
-                )
-            )
-        }
-        for lead_id, stage_value, team, entry_id, entered_at in batch:
-            found.append(
-                _Entry(
-                    lead_id,
-                    stage_value,
-                    team,
-                    entry_id,
-                    entered_at,
-                    sent.get(entry_id, {}),
-                    snoozes.get(entry_id),
-                )
-            )
-    return found
-
-
-def due_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> list[Due]:
-    """Every reminder due at ``now`` that has not been sent (read only)."""
+def _scan(session: Session, config: WorkspaceConfig, now: datetime, *, full: bool) -> _Scan:
     due: list[Due] = []
-    for item in _open_entries(session, config, now):
+    next_at: list[tuple[_Entry, datetime | None]] = []
+    clocks: dict[str | None, tuple[BusinessHours, ZoneInfo]] = {}
+    for item in _entries(session, now, full=full):
+        if item.entry_id is None or item.entered_at is None or item.stage not in _OPEN_VALUES:
+            next_at.append((item, None))  # closed, or no stage entry: nothing can come due
+            continue
         stage = Stage(item.stage)
-        hours, zone = hours_of(config, item.team)
+        if item.team not in clocks:
+            clocks[item.team] = hours_of(config, item.team)
+        hours, zone = clocks[item.team]
         dues = sla_due(stage, item.entered_at, config.sla, hours, zone)
-        for level in due_levels(stage, dues, item.sent, item.snoozed_until, now):
+        levels = due_levels(stage, dues, item.sent, item.snoozed_until, now)
+        for level in levels:
             due.append(
                 Due(
                     item.lead_id,
@@ -327,15 +338,73 @@ def due_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> l
                     level.due_at,
                 )
             )
-    return due
+        after = {**item.sent, **{level.level: now for level in levels}}
+        next_at.append((item, next_reminder_at(stage, dues, after, item.snoozed_until, now)))
+    return _Scan(due, next_at)
+
+
+def _stored_fingerprint(session: Session) -> str | None:
+    return session.scalar(select(ReminderBasis.fingerprint).where(ReminderBasis.id == 1))
+
+
+def _lock_basis(session: Session, fingerprint: str, now: datetime) -> bool:
+    """Take the basis row (one reminders run at a time) and make it ``fingerprint``; True when
+    the stored times came from another basis, so that this run must recompute every open lead.
+    No row yet means no run has stored a time, and the times stored without one (a stage entry's
+    own time, a snooze's end) hold under any config."""
+    insert_or_ignore(
+        session,
+        ReminderBasis,
+        {"id": 1, "fingerprint": fingerprint, "updated_at": now},
+        ("id",),
+    )
+    basis = session.scalars(
+        select(ReminderBasis).where(ReminderBasis.id == 1).with_for_update()
+    ).one()
+    if basis.fingerprint == fingerprint:
+        return False
+    basis.fingerprint, basis.updated_at = fingerprint, now
+    return True
+
+
+def _store_next(session: Session, next_at: list[tuple[_Entry, datetime | None]]) -> None:
+    """Write each examined lead's next time, unless the lead changed since it was read: a new
+    stage entry or a snooze wrote its own time, which stands."""
+    changes = [
+        {"b_id": item.lead_id, "b_changed": item.changed_at, "b_stored": item.stored, "b_next": at}
+        for item, at in next_at
+        if at != item.stored
+    ]
+    if not changes:
+        return
+    statement = (
+        update(Lead)
+        .where(
+            Lead.id == bindparam("b_id"),
+            Lead.stage_changed_at == bindparam("b_changed"),
+            Lead.next_reminder_at.is_not_distinct_from(bindparam("b_stored")),
+        )
+        .values(next_reminder_at=bindparam("b_next"))
+    )
+    # Core executemany (a batch on both drivers), not the ORM's bulk update by primary key.
+    session.connection().execute(statement, changes)
+
+
+def due_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> list[Due]:
+    """Every reminder due at ``now`` that has not been sent (read only)."""
+    stored = _stored_fingerprint(session)
+    full = stored is not None and stored != schedule_fingerprint(config)
+    return _scan(session, config, now, full=full).due
 
 
 def send_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> list[Due]:
     """Queue every due reminder once: record the level and its outbox rows in this transaction.
-    A level another run recorded first (even one still in flight) is skipped. Returns what this
-    call queued."""
+    A level another run recorded first (even one still in flight) is skipped. Stores each
+    examined lead's next time. Returns what this call queued."""
+    full = _lock_basis(session, schedule_fingerprint(config), now)
+    scan = _scan(session, config, now, full=full)
     queued: list[Due] = []
-    for item in due_reminders(session, config, now):
+    for item in scan.due:
         claimed = insert_or_ignore(
             session,
             SentReminder,
@@ -368,6 +437,7 @@ def send_reminders(session: Session, config: WorkspaceConfig, now: datetime) -> 
                 now=now,
             )
         queued.append(item)
+    _store_next(session, scan.next_at)
     session.flush()
     return queued
 
@@ -402,5 +472,6 @@ def snooze(
         )
     else:
         row.until, row.actor, row.created_at = until, actor, now
+    lead.next_reminder_at = until
     session.flush()
     return until

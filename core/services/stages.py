@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from core.lifecycle import Stage, check_move
+from core.lifecycle import OPEN, Stage, check_move
 from core.models import Lead, StageTransition
 from core.refusals import Refusal
 from core.services import webhook_events
@@ -95,6 +95,9 @@ def transition(
         "stage_changed_at": now,
         "updated_at": now,
         "version": Lead.version + 1,
+        # A new stage entry: an open one is checked by the next reminders run, which stores the
+        # precise time of its first reminder; a closed one has none (core/services/reminders).
+        "next_reminder_at": now if to in OPEN else None,
     }
     if owner is not _UNSET:
         values["owner"] = owner

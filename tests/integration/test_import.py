@@ -119,6 +119,15 @@ def test_the_command_prints_the_summary_last(tmp_path):
     assert second.stdout.splitlines()[-1] == "imported 0, updated 0, rejected 3"
     missing = run("import", str(tmp_path / "nope.csv"))
     assert missing.returncode == 2 and "no such file" in missing.stderr
+    folder = run("import", str(tmp_path))
+    assert folder.returncode == 2 and "is a directory, not a CSV file" in folder.stderr
+    workbook = tmp_path / "leads.xlsx"
+    workbook.write_bytes(b"PK\x03\x04\x14\x00\x06\x00" + bytes(64))
+    binary = run("import", str(workbook))
+    assert binary.returncode == 2 and "spreadsheet or archive; save it as CSV" in binary.stderr
+    assert [line for line in binary.stderr.splitlines() if line.strip()] == [
+        binary.stderr.strip()
+    ]  # one line, no traceback
     no_email = tmp_path / "no_email.csv"
     no_email.write_text("name,company\nx,y\n")
     refused = run("import", str(no_email))

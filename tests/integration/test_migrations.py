@@ -1,9 +1,11 @@
 """The Alembic scripts build exactly the schema the models describe, and undo it."""
 
+from datetime import UTC, datetime
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, insert, inspect, select, text
 
 from core.migrate import downgrade, upgrade
 from core.models import Base
@@ -73,3 +75,108 @@ def test_the_agreement_check_sees_a_missing_column(empty_url):
     finally:
         engine.dispose()
     assert any(item[0] == "add_column" and item[3].name == "phone" for item in diff)
+
+
+def test_0008_fills_the_last_name_key_of_existing_leads(empty_url):
+    upgrade(empty_url, "0007")
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            for i, last in enumerate(["MÜLLER", None, "Straße"]):
+                connection.execute(
+                    text(
+                        "INSERT INTO leads (email, last_name, properties, stage, "
+                        "stage_changed_at, version, fit, grade, engagement, product, "
+                        "score_reasons, created_at, updated_at) VALUES (:e, :l, '{}', 'lead', "
+                        "'2026-11-23 10:00:00', 1, 0, 'D', 0, 0, '[]', '2026-11-23 10:00:00', "
+                        "'2026-11-23 10:00:00')"
+                    ),
+                    {"e": f"p{i}@x.de", "l": last},
+                )
+        upgrade(empty_url)
+        with engine.connect() as connection:
+            keys = connection.execute(text("SELECT last_name_key FROM leads ORDER BY id")).scalars()
+            assert list(keys) == ["müller", None, "strasse"]
+    finally:
+        engine.dispose()
+
+
+def test_0009_marks_open_leads_to_be_checked_at_once_unless_fully_reminded(empty_url):
+    upgrade(empty_url, "0009")
+    downgrade(empty_url, "-1")  # the schema just before 0009, so that it fills existing rows
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    stages = ["lead", "mql", "pql", "sal", "sql", "sqo", "nurture", "mql", "sal", "sql", "mql"]
+    leads = [
+        {"id": n, "email": f"l{n}@example.com", "stage": stage, **dict.fromkeys(TIMES, at), **LEAD}
+        for n, stage in enumerate(stages, 1)
+    ]
+    entries = [
+        {
+            "id": n,
+            "lead_id": n,
+            "from_stage": "lead",
+            "to_stage": stage,
+            "actor": "system",
+            "at": at,
+        }
+        for n, stage in enumerate(stages, 1)
+    ]
+    # 8 to 10: every level of their stage sent; 2 and 11: one of two; 10 snoozed as well.
+    sent = [(2, "mql_accept"), (8, "mql_accept"), (8, "mql_escalate"), (9, "sal_qualify")]
+    sent += [(10, "sql_opportunity"), (11, "mql_escalate")]
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(TABLES["leads"]), leads)  # the new column is not named
+            connection.execute(insert(TABLES["stage_transitions"]), entries)
+            connection.execute(
+                insert(TABLES["sent_reminders"]),
+                [
+                    {"lead_id": n, "transition_id": n, "level": lvl, "sent_at": at}
+                    for n, lvl in sent
+                ],
+            )
+            connection.execute(
+                insert(TABLES["reminder_snoozes"]),
+                [
+                    {
+                        "lead_id": 10,
+                        "transition_id": 10,
+                        "until": at,
+                        "actor": "U0",
+                        "created_at": at,
+                    }
+                ],
+            )
+        upgrade(empty_url)
+        with engine.connect() as connection:
+            table = TABLES["leads"]
+            stored = dict(connection.execute(select(table.c.id, table.c.next_reminder_at)).all())
+    finally:
+        engine.dispose()
+    assert {n for n, value in stored.items() if value == at} == {2, 3, 4, 5, 10, 11}
+    assert {n for n, value in stored.items() if value is None} == {1, 6, 7, 8, 9}
+    downgrade(empty_url, "-1")
+    assert "next_reminder_at" not in {c["name"] for c in inspect_columns(empty_url, "leads")}
+    assert "reminder_basis" not in tables(empty_url)
+
+
+TABLES = Base.metadata.tables
+LEAD = {
+    "properties": {},
+    "version": 1,
+    "fit": 0.0,
+    "grade": "D",
+    "engagement": 0.0,
+    "product": 0.0,
+    "score_reasons": [],
+}
+TIMES = ("stage_changed_at", "created_at", "updated_at")
+
+
+def inspect_columns(url, table):
+    engine = create_engine(url)
+    try:
+        return inspect(engine).get_columns(table)
+    finally:
+        engine.dispose()

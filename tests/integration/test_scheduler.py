@@ -18,7 +18,7 @@ from bot.server import create_app
 def test_jobs_coalesce_and_never_overlap(runtime):
     scheduler = build_scheduler(runtime)
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"reminders", "digest", "retrain"}
+    assert set(jobs) == {"reminders", "digest", "retrain", "prune"}
     for job in jobs.values():
         assert job.coalesce is True and job.max_instances == 1
     reminders, digest = jobs["reminders"], jobs["digest"]
@@ -36,6 +36,10 @@ def test_jobs_coalesce_and_never_overlap(runtime):
     retrain = jobs["retrain"].trigger
     assert retrain.get_next_fire_time(None, datetime(2026, 11, 23, 6, 0, tzinfo=UTC)) == datetime(
         2026, 11, 30, 5, 0, tzinfo=UTC
+    )
+    prune = jobs["prune"].trigger  # daily, at a quiet hour
+    assert prune.get_next_fire_time(None, datetime(2026, 11, 23, 6, 0, tzinfo=UTC)) == datetime(
+        2026, 11, 24, 3, 30, tzinfo=UTC
     )
 
 

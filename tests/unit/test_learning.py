@@ -187,3 +187,18 @@ def test_scikit_learn_is_imported_only_by_the_learning_package():
             if any(name.split(".")[0] in ("sklearn", "interpret") for name in names):
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_a_history_file_is_read_as_an_import_is(tmp_path):
+    """One encoding rule for imports and histories: short Windows-1252 text, which an
+    unrestricted guess reads as another code page, comes out as written."""
+    from core.csvread import detect_encoding
+
+    raw = "Name,Company\nJoão,Müller GmbH\nZoë,Straße AG\n".encode("cp1252")
+    path = tmp_path / "h.csv"
+    path.write_bytes(raw)
+    table = read_table(path)
+    assert table.encoding == detect_encoding(raw)[0]
+    assert table.rows == [["João", "Müller GmbH"], ["Zoë", "Straße AG"]]  # not "Joăo" (cp1250)
+    with pytest.raises(TableError, match="is a directory"):
+        read_table(tmp_path)
