@@ -117,11 +117,12 @@ def bench_speed_to_lead(context: Context) -> Rows:
     emails = [f"speed{i}@acme.de" for i in range(n)]
     for email in emails:
         api.post("/api/v1/leads", json=_profile(email)).raise_for_status()
-    ours = []
+    ours, answered = [], []
     for email in emails:
         before = len([c for c in slack.calls("chat.postMessage") if c.ok])
         start = time.time()
         api.post("/api/v1/events", json={"email": email, "type": "demo_request"}).raise_for_status()
+        answered.append(time.time() - start)
         ours.append(_posted(slack, before + 1) - start)
     bare = []
     with httpx.Client(base_url=s["poster"].url) as client:
@@ -135,7 +136,20 @@ def bench_speed_to_lead(context: Context) -> Rows:
         o, b = percentile(ours, p), percentile(bare, p)
         within = o < 1.0 and o / b <= 3 if p == 99 else None
         budget = "p99 < 1 s, ratio <= 3" if p == 99 else "-"
-        rows.append(Figure(f"speed to lead p{p} ({n} leads)", "ms", _ms(o), _ms(b), budget, within))
+        # How much of it is the intake request itself (stored, scored, routed, committed)
+        # rather than the notifier's claim, render and post after the commit.
+        notes = f"the POST itself answered in {_ms(percentile(answered, p)):.1f} ms at p{p}"
+        rows.append(
+            Figure(
+                f"speed to lead p{p} ({n} leads)",
+                "ms",
+                _ms(o),
+                _ms(b),
+                budget,
+                within,
+                notes=notes,
+            )
+        )
     return rows
 
 
@@ -603,7 +617,8 @@ def bench_outbox_drain(context: Context) -> Rows:
     served.stop()
     per_channel = alerts / DRAIN_TEAMS
     minimum = per_channel - 1  # the first message of each channel goes at once
-    once = len(delivered) == alerts and len(posted) == alerts
+    leads = {c.args["metadata"]["event_payload"]["lead_id"] for c in delivered}
+    once = len(delivered) == alerts and len(posted) == alerts and len(leads) == alerts
     return [
         Figure(
             f"outbox drain, {alerts} alerts / {DRAIN_TEAMS} channels",

@@ -6,26 +6,42 @@ For each row: claim it (``bot.outbox.queue``), read its message (``core.messages
 (``bot.outbox.render``), say it (``bot.outbox.slack``), finish it (``bot.outbox.queue``). A row
 no message type fits, and a Slack refusal no retry can fix, give the row up; anything else is
 tried again later.
+
+Slack's rate limits are per channel for posts (per method otherwise), so a 429 holds back only
+the rows for what it names, until the moment it names (``bot.outbox.pacing``); the client the
+notifier is given must not wait out 429s itself, or one channel's limit stalls every channel.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
-from bot.outbox.queue import LEASE, Claimed, OutboxQueue, Undeliverable
-from bot.outbox.render import render
-from bot.outbox.slack import Posted, SlackDelivery
+from bot.outbox.pacing import POST_INTERVAL
+from bot.outbox.queue import LEASE, Claimed, Leases, OutboxQueue, Undeliverable
+from bot.outbox.render import Say, render
+from bot.outbox.slack import Posted, RateLimited, SlackDelivery
 from bot.runtime import Runtime
 from core import messages
 from core.models import SlackMessage
 
 log = logging.getLogger(__name__)
+
+
+#: How many claimed rows may wait at once for one rate-limit key (a channel Slack asked us to
+#: slow down in); more are given back to the queue, due about when their turn comes, so one
+#: channel's backlog never fills the worker while other channels' rows are due.
+HELD_PER_KEY = 20
+
+Waiting = dict[str, deque[tuple[Claimed, Say]]]
 
 
 @dataclass
@@ -35,44 +51,138 @@ class DrainReport:
     errors: list[str] = field(default_factory=list)
 
 
+def _sleep(seconds: float) -> bool:
+    time.sleep(seconds)
+    return False
+
+
 class Notifier:
     def __init__(self, runtime: Runtime, client: WebClient, *, lease: timedelta = LEASE) -> None:
         self.runtime = runtime
         self.queue = OutboxQueue(runtime.db, runtime.now, lease=lease)
         self.slack = SlackDelivery(client)
 
-    def drain(self, max_rows: int = 10_000) -> DrainReport:
-        """Deliver every due row (up to ``max_rows``); returns what happened."""
+    def drain(self, max_rows: int = 10_000, wait: Callable[[float], bool] = _sleep) -> DrainReport:
+        """Deliver every due row (claiming up to ``max_rows``); returns what happened.
+
+        A row for a channel (or method) Slack answered 429 waits, still claimed, until the
+        moment Slack named, while rows for other channels go on; ``wait(seconds)`` passes the
+        time until one may go, and returns True to stop early (waiting rows go back untried)."""
         report = DrainReport()
-        for _ in range(max_rows):
-            claimed = self.claim()
-            if claimed is None:
-                break
+        waiting: Waiting = {}
+        later: dict[str, int] = {}  # rows given back per key in this drain, to space them out
+        claims, look = 0, True
+        with self.queue.leases() as leases:
             try:
-                with self.queue.lease_kept(claimed):
-                    posted = self.deliver(claimed)
-            except Undeliverable as exc:
-                self.failed(claimed, exc)
-                report.failed += 1
-                report.errors.append(f"outbox {claimed.id} ({claimed.kind}): {exc}")
-                continue
-            except Exception as exc:  # a bug in rendering one row must not stall the queue
-                log.exception("outbox %s (%s) could not be built", claimed.id, claimed.kind)
-                self.failed(claimed, Undeliverable(f"{type(exc).__name__}: {exc}", permanent=True))
-                report.failed += 1
-                report.errors.append(f"outbox {claimed.id} ({claimed.kind}): {exc}")
-                continue
-            self.succeeded(claimed, posted)
-            report.sent += 1
+                while True:
+                    key = self._ready(waiting)
+                    if key is not None:
+                        held, say = waiting[key].popleft()
+                        if not waiting[key]:
+                            del waiting[key]
+                        self._say(held, say, leases, waiting, report)
+                        look = True  # its lead's next row may be due now
+                        continue
+                    if look and claims < max_rows:
+                        claimed = self.claim()
+                        if claimed is not None:
+                            claims += 1
+                            leases.add(claimed)
+                            self._take(claimed, leases, waiting, later, report)
+                            continue
+                        look = False
+                    if not waiting:
+                        break
+                    soonest = min(self.slack.pacer.ready_at(k) for k in waiting)
+                    if wait(max(0.0, soonest - time.monotonic())):
+                        break
+                    look = True  # woken (new rows) or a key came free: look again
+            finally:
+                for rows in waiting.values():
+                    for claimed, _ in rows:
+                        self.queue.defer(claimed, self.runtime.now())
         return report
 
-    def deliver(self, claimed: Claimed) -> Posted | None:
-        """Say what the row holds; None when there was nothing left to say."""
+    def _ready(self, waiting: Waiting) -> str | None:
+        """A key with rows waiting that Slack allows again now."""
+        now = time.monotonic()
+        return next((k for k in waiting if self.slack.pacer.ready_at(k) <= now), None)
+
+    def _take(
+        self,
+        claimed: Claimed,
+        leases: Leases,
+        waiting: Waiting,
+        later: dict[str, int],
+        report: DrainReport,
+    ) -> None:
+        """A freshly claimed row: say it now, or wait behind its key, or give it back."""
+        try:
+            say = self.prepare(claimed)
+        except Exception as exc:
+            leases.discard(claimed)
+            self._failed(claimed, exc, report)
+            return
+        if say is None:
+            leases.discard(claimed)
+            self.succeeded(claimed, None)
+            report.sent += 1
+            return
+        key = self.slack.key_of(say)
+        queued = waiting.get(key)
+        free_in = self.slack.pacer.ready_at(key) - time.monotonic()
+        if not queued and free_in <= 0:
+            self._say(claimed, say, leases, waiting, report)
+        elif queued is None or len(queued) < HELD_PER_KEY:
+            waiting.setdefault(key, deque()).append((claimed, say))
+        else:
+            later[key] = later.get(key, 0) + 1
+            turn = max(0.0, free_in) + (len(queued) + later[key]) * POST_INTERVAL
+            leases.discard(claimed)
+            self.queue.defer(claimed, self.runtime.now() + timedelta(seconds=turn))
+
+    def _say(
+        self,
+        claimed: Claimed,
+        say: Say,
+        leases: Leases,
+        waiting: Waiting,
+        report: DrainReport,
+    ) -> None:
+        if leases.lost(claimed):  # its lease ran out: another worker may be delivering it
+            return
+        try:
+            posted = self.slack.say(claimed, say)
+        except RateLimited as exc:  # Slack did nothing: first in line when the key is free
+            waiting.setdefault(exc.key, deque()).appendleft((claimed, say))
+            return
+        except Exception as exc:
+            leases.discard(claimed)
+            self._failed(claimed, exc, report)
+            return
+        leases.discard(claimed)
+        self.succeeded(claimed, posted)
+        report.sent += 1
+
+    def _failed(self, claimed: Claimed, exc: Exception, report: DrainReport) -> None:
+        if not isinstance(exc, Undeliverable):  # a bug in rendering one row must not stall
+            log.exception("outbox %s (%s) could not be built", claimed.id, claimed.kind)
+            exc = Undeliverable(f"{type(exc).__name__}: {exc}", permanent=True)
+        self.failed(claimed, exc)
+        report.failed += 1
+        report.errors.append(f"outbox {claimed.id} ({claimed.kind}): {exc}")
+
+    def prepare(self, claimed: Claimed) -> Say | None:
+        """What to say for the row; None when there is nothing left to say."""
         try:
             message = messages.read(claimed.kind, claimed.lead_id, claimed.payload)
         except messages.Unreadable as exc:  # retrying cannot make it readable
             raise Undeliverable(str(exc), permanent=True) from exc
-        say = render(self.runtime, message)
+        return render(self.runtime, message)
+
+    def deliver(self, claimed: Claimed) -> Posted | None:
+        """Say what the row holds; None when there was nothing left to say."""
+        say = self.prepare(claimed)
         return self.slack.say(claimed, say) if say is not None else None
 
     def claim(self) -> Claimed | None:
@@ -128,6 +238,12 @@ class NotifierWorker:
         self._wake.set()
         self._thread.join(timeout)
 
+    def _pause(self, seconds: float) -> bool:
+        """The drain's wait for a rate-limited channel: cut short by new rows or by stop()."""
+        self._wake.wait(seconds)
+        self._wake.clear()
+        return self._stop.is_set()
+
     def _run(self) -> None:
         while not self._stop.is_set():
             self._wake.wait(self.interval)
@@ -135,6 +251,6 @@ class NotifierWorker:
             if self._stop.is_set():
                 break
             try:
-                self.notifier.drain()
+                self.notifier.drain(wait=self._pause)
             except Exception:  # the loop must outlive a database hiccup; the row stays queued
                 log.exception("outbox drain failed; will try again")

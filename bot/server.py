@@ -100,7 +100,11 @@ def build_slack(runtime: Runtime, *, verify_token: bool = True) -> SlackSide:
     client = build_web_client(token, runtime.settings.slack_api_url)
     presence = SlackPresence(runtime, presence_client(token, runtime.settings.slack_api_url))
     runtime.away_by_status = presence
-    notifier = Notifier(runtime, client)
+    # The notifier paces each channel itself: its client gives a 429 back at once instead of
+    # sleeping through it, which would hold up every other channel's messages.
+    notifier = Notifier(
+        runtime, build_web_client(token, runtime.settings.slack_api_url, rate_limit_retries=0)
+    )
     worker = NotifierWorker(notifier)
     runtime.outbox_listeners.append(worker.wake)
     return SlackSide(

@@ -4,7 +4,11 @@ Every post carries metadata naming its outbox row; a row on its second or later 
 looks in the channel's history (or the thread) for that metadata, so a crash between "posted"
 and "recorded", or a post Slack carried out but answered with a 500 or 503, never posts twice
 (the Web API client does not repeat posts itself: see ``bot/slack_http.py``). A chart is
-shared with the files upload flow, unless an earlier attempt already shared it."""
+shared with the files upload flow, unless an earlier attempt already shared it.
+
+A call Slack refuses with 429 raises :class:`RateLimited` and tells the pacer, which holds back
+only what that refusal is about (one channel's posts, or one method); a refusal after the row's
+message was posted (its chart share) is an ordinary failed attempt, since part of it is done."""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from bot.outbox.pacing import Pacer, rate_key
 from bot.outbox.queue import Claimed, Undeliverable
 from bot.outbox.render import Edit, Post, Say
 from bot.views import ids
@@ -51,9 +56,25 @@ class Posted:
     alert_of: int | None = None
 
 
+class RateLimited(Undeliverable):
+    """Slack refused the call (429) and did nothing; ``key`` is what it counted it against."""
+
+    def __init__(self, message: str, retry_after: float | None, key: str) -> None:
+        super().__init__(message, retry_after)
+        self.key = key
+
+
 class SlackDelivery:
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, pacer: Pacer | None = None) -> None:
         self.client = client
+        self.pacer = pacer or Pacer()
+
+    @staticmethod
+    def key_of(say: Say) -> str:
+        """The rate-limit key of the call that carries ``say`` out."""
+        if isinstance(say, Edit):
+            return rate_key("chat.update")
+        return rate_key("chat.postMessage", say.channel)
 
     def say(self, claimed: Claimed, say: Say) -> Posted:
         if isinstance(say, Edit):
@@ -61,7 +82,10 @@ class SlackDelivery:
             return Posted(say.channel, say.ts)
         posted = self._post(claimed, say)
         if say.chart is not None:
-            self._share(claimed, posted.channel, say)
+            try:
+                self._share(claimed, posted.channel, say)
+            except RateLimited as exc:  # the message is posted: this attempt did something
+                raise Undeliverable(str(exc), exc.retry_after) from exc
         return posted
 
     def _post(self, claimed: Claimed, say: Post) -> Posted:
@@ -141,15 +165,20 @@ class SlackDelivery:
         return None
 
     def call(self, method: str, **kwargs: Any) -> Any:
+        key = rate_key(method.replace("_", "."), kwargs.get("channel"))
         try:
-            return getattr(self.client, method)(**kwargs)
+            response = getattr(self.client, method)(**kwargs)
         except SlackApiError as exc:
             retry_after = exc.response.headers.get("Retry-After") if exc.response else None
             error = exc.response.get("error") if exc.response else str(exc)
+            wait = float(retry_after) if retry_after else None
+            if exc.response is not None and exc.response.status_code == 429:
+                self.pacer.refused(key, wait)
+                raise RateLimited(f"{method}: {error}", wait, key) from exc
             raise Undeliverable(
-                f"{method}: {error}",
-                float(retry_after) if retry_after else None,
-                permanent=error in PERMANENT_ERRORS,
+                f"{method}: {error}", wait, permanent=error in PERMANENT_ERRORS
             ) from exc
         except (SlackClientError, OSError) as exc:  # connection refused, timeouts, TLS
             raise Undeliverable(f"{method}: {exc.__class__.__name__}: {exc}") from exc
+        self.pacer.called(key)
+        return response

@@ -19,7 +19,7 @@ from bot.sandbox.serving import ThreadedServer
 from bot.server import SlackSide, build_slack, create_app
 from core.config import Settings, WorkspaceConfig
 from core.db import Database
-from core.models import Lead, SlackMessage
+from core.models import Lead, Outbox, SlackMessage
 from core.services.apikeys import create_key
 
 
@@ -105,6 +105,17 @@ class Bot:
 
     def drain(self) -> None:
         self.slack_side.notifier.drain()
+
+    def drain_all(self, rounds: int = 10) -> None:
+        """Drain again and again, as if each row's back-off had passed, until nothing is left."""
+        for _ in range(rounds):
+            self.drain()
+            with self.db.transaction() as session:
+                waiting = session.scalars(select(Outbox).where(Outbox.sent_at.is_(None))).all()
+                for row in waiting:
+                    row.next_attempt_at = self.runtime.now()
+            if not waiting:
+                return
 
 
 @pytest.fixture
