@@ -188,13 +188,23 @@ def drain_both(runtime: Runtime, notifier: Notifier) -> tuple[DrainReport, Webho
     queued meanwhile (an endpoint disabled: marketing is told)."""
     dispatcher = Dispatcher(runtime)
     hooks: list[WebhookReport] = []
-    thread = threading.Thread(target=lambda: hooks.append(dispatcher.drain()), daemon=True)
+    failed: list[Exception] = []
+
+    def deliver() -> None:
+        try:
+            hooks.append(dispatcher.drain())
+        except Exception as exc:  # raised again below, where the command reports it in one line
+            failed.append(exc)
+
+    thread = threading.Thread(target=deliver, daemon=True)
     thread.start()
     try:
         report = notifier.drain()
         thread.join()
     finally:
         dispatcher.close()
+    if failed:
+        raise failed[0]
     if hooks and hooks[0].failed:
         more = notifier.drain()
         report.sent += more.sent
