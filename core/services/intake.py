@@ -81,21 +81,27 @@ def profile_of(lead: Lead) -> dict[str, Any]:
     return values
 
 
+def new_lead_values(email: str, now: datetime) -> dict[str, Any]:
+    """The columns of a lead known by nothing but its (normalised) e-mail: stage ``lead``, no
+    properties, an unscored grade D."""
+    return {
+        "email": email,
+        "stage": Stage.LEAD.value,
+        "properties": {},
+        "stage_changed_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "fit": 0.0,
+        "grade": "D",
+        "engagement": 0.0,
+        "product": 0.0,
+        "score_reasons": [],
+    }
+
+
 def _new_lead(email: str, now: datetime) -> Lead:
-    return Lead(
-        email=email,
-        stage=Stage.LEAD.value,
-        properties={},
-        stage_changed_at=now,
-        created_at=now,
-        updated_at=now,
-        version=1,
-        fit=0.0,
-        grade="D",
-        engagement=0.0,
-        product=0.0,
-        score_reasons=[],
-    )
+    return Lead(**new_lead_values(email, now))
 
 
 def _apply(lead: Lead, data: LeadIn) -> bool:
