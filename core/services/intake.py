@@ -234,13 +234,15 @@ def record_events(
     result = EventsResult()
     by_email = {lead.email: lead for lead in locked if lead.email in emails}
     missing = sorted(emails - by_email.keys())
+    created: set[int] = set()
     if missing:
         # One INSERT for the batch's new leads; a concurrent batch creating one of them first
         # fails the unique e-mail here, and with_retry runs the batch again as an update.
-        created = session.scalars(
+        for lead in session.scalars(
             insert(Lead).returning(Lead), [new_lead_values(email, now) for email in missing]
-        )
-        by_email.update((lead.email, lead) for lead in created)
+        ):
+            by_email[lead.email] = lead
+            created.add(lead.id)
         result.created_leads = len(missing)
 
     given_ids = {event.event_id for event in events if event.event_id}
@@ -275,10 +277,17 @@ def record_events(
         session.execute(insert(Event), rows)
     result.accepted = len(rows)
 
-    # Each touched lead is re-scored once, in id order, from one query for all their events.
+    # Each touched lead is re-scored once, in id order, from one query for all their events. A
+    # lead this batch created has no events but the batch's own (no one else can see it yet).
     leads = {lead.id: lead for lead in [*by_id.values(), *by_email.values()]}
     touched = sorted({row["lead_id"] for row in rows})
-    history = scored_events(session, touched, config)
+    history = scored_events(session, [i for i in touched if i not in created], config)
+    types = scored_types(config)
+    for row in rows:
+        if row["lead_id"] in created and row["type"] in types:
+            history.setdefault(row["lead_id"], []).append(
+                ScoredEvent(row["type"], row["occurred_at"])
+            )
     for lead_id in touched:
         lead = leads[lead_id]
         lead.updated_at = now
@@ -309,6 +318,11 @@ def _locked(session: Session, ids: Collection[int], emails: Collection[str]) -> 
     )
 
 
+def scored_types(config: WorkspaceConfig) -> frozenset[str]:
+    """The event types that score (the others are stored and score 0)."""
+    return frozenset(config.scoring.events) | frozenset(config.scoring.product_events)
+
+
 def scored_events(
     session: Session, lead_ids: Collection[int], config: WorkspaceConfig
 ) -> dict[int, list[ScoredEvent]]:
@@ -316,10 +330,9 @@ def scored_events(
     they were stored."""
     if not lead_ids:
         return {}
-    types = set(config.scoring.events) | set(config.scoring.product_events)
     rows = session.execute(
         select(Event.lead_id, Event.type, Event.occurred_at)
-        .where(Event.lead_id.in_(sorted(lead_ids)), Event.type.in_(types))
+        .where(Event.lead_id.in_(sorted(lead_ids)), Event.type.in_(scored_types(config)))
         .order_by(Event.lead_id, Event.id)
     )
     found: dict[int, list[ScoredEvent]] = {}
