@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import insert, or_, select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core.config import WorkspaceConfig
@@ -43,6 +43,8 @@ PROFILE_FIELDS = (
     "source",
     "campaign",
 )
+
+EVENTS = cast(Table, Event.__table__)
 
 Outcome = Literal["created", "updated", "unchanged", "rejected"]
 
@@ -273,8 +275,8 @@ def record_events(
                 "properties": event.properties or {},
             }
         )
-    if rows:
-        session.execute(insert(Event), rows)
+    if rows:  # a Core executemany: nothing needs the rows back as objects
+        session.execute(insert(EVENTS), rows)
     result.accepted = len(rows)
 
     # Each touched lead is re-scored once, in id order, from one query for all their events. A
