@@ -39,6 +39,7 @@ from core.migrate import upgrade
 from core.models import Event, Lead
 from core.scoring import ScoredEvent, score_lead
 from core.services import leadops
+from core.services.intake import new_lead_values
 
 CONFIG = load_config(ROOT / "leadbot.example.toml")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -288,20 +289,7 @@ def _raw_insert(url: str, batches: int) -> float:
     with db.transaction() as session:
         lead_ids = [
             session.execute(
-                insert(Lead).values(
-                    email=f"raw{i}@acme.de",
-                    stage="lead",
-                    properties={},
-                    stage_changed_at=NOW,
-                    created_at=NOW,
-                    updated_at=NOW,
-                    version=1,
-                    fit=0,
-                    grade="D",
-                    engagement=0,
-                    product=0,
-                    score_reasons=[],
-                )
+                insert(Lead).values(new_lead_values(f"raw{i}@acme.de", NOW))
             ).inserted_primary_key[0]
             for i in range(200)
         ]

@@ -7,12 +7,12 @@ caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, or_, select
 from sqlalchemy.orm import Session
 
 from core.config import WorkspaceConfig
@@ -43,6 +43,8 @@ PROFILE_FIELDS = (
     "source",
     "campaign",
 )
+
+EVENTS = cast(Table, Event.__table__)
 
 Outcome = Literal["created", "updated", "unchanged", "rejected"]
 
@@ -81,21 +83,27 @@ def profile_of(lead: Lead) -> dict[str, Any]:
     return values
 
 
+def new_lead_values(email: str, now: datetime) -> dict[str, Any]:
+    """The columns of a lead known by nothing but its (normalised) e-mail: stage ``lead``, no
+    properties, an unscored grade D."""
+    return {
+        "email": email,
+        "stage": Stage.LEAD.value,
+        "properties": {},
+        "stage_changed_at": now,
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+        "fit": 0.0,
+        "grade": "D",
+        "engagement": 0.0,
+        "product": 0.0,
+        "score_reasons": [],
+    }
+
+
 def _new_lead(email: str, now: datetime) -> Lead:
-    return Lead(
-        email=email,
-        stage=Stage.LEAD.value,
-        properties={},
-        stage_changed_at=now,
-        created_at=now,
-        updated_at=now,
-        version=1,
-        fit=0.0,
-        grade="D",
-        engagement=0.0,
-        product=0.0,
-        score_reasons=[],
-    )
+    return Lead(**new_lead_values(email, now))
 
 
 def _apply(lead: Lead, data: LeadIn) -> bool:
@@ -205,11 +213,11 @@ def record_events(
         when.append(min(occurred, now))
 
     wanted_ids = {event.lead_id for event in events if event.lead_id is not None}
-    by_id = (
-        {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(wanted_ids)))}
-        if wanted_ids
-        else {}
-    )
+    emails = {normalize_email(e.email) for e in events if e.lead_id is None and e.email}
+    # Lock every existing lead before inserting events: the events' foreign keys take share
+    # locks on the same rows, and locking afterwards would deadlock two concurrent batches.
+    locked = _locked(session, wanted_ids, emails)
+    by_id = {lead.id: lead for lead in locked}
     for index, event in enumerate(events):
         if event.lead_id is not None and event.lead_id not in by_id:
             errors.append(((index, "lead_id"), f"no lead with id {event.lead_id}"))
@@ -223,20 +231,18 @@ def record_events(
         raise BadInput(errors)
 
     result = EventsResult()
-    emails = {normalize_email(e.email) for e in events if e.lead_id is None and e.email}
-    existing = (
-        set(session.scalars(select(Lead.id).where(Lead.email.in_(emails)))) if emails else set()
-    )
-    # Lock every existing lead before inserting events: the events' foreign keys take share
-    # locks on the same rows, and locking afterwards would deadlock two concurrent batches.
-    locked = _locked(session, existing | by_id.keys())
-    by_id.update((lead.id, lead) for lead in locked)
     by_email = {lead.email: lead for lead in locked if lead.email in emails}
-    for email in sorted(emails - by_email.keys()):
-        by_email[email] = _new_lead(email, now)
-        session.add(by_email[email])
-        result.created_leads += 1
-    session.flush()
+    missing = sorted(emails - by_email.keys())
+    created: set[int] = set()
+    if missing:
+        # One INSERT for the batch's new leads; a concurrent batch creating one of them first
+        # fails the unique e-mail here, and with_retry runs the batch again as an update.
+        for lead in session.scalars(
+            insert(Lead).returning(Lead), [new_lead_values(email, now) for email in missing]
+        ):
+            by_email[lead.email] = lead
+            created.add(lead.id)
+        result.created_leads = len(missing)
 
     given_ids = {event.event_id for event in events if event.event_id}
     seen = (
@@ -244,7 +250,7 @@ def record_events(
         if given_ids
         else set()
     )
-    touched: set[int] = set()
+    rows: list[dict[str, Any]] = []
     for event, occurred in zip(events, when, strict=True):
         if event.event_id and event.event_id in seen:
             result.duplicates += 1
@@ -256,46 +262,82 @@ def record_events(
             if event.lead_id is not None
             else by_email[normalize_email(event.email or "")]
         )
-        session.add(
-            Event(
-                lead_id=lead.id,
-                event_id=event.event_id,
-                type=event.type,
-                occurred_at=occurred,
-                received_at=now,
-                properties=event.properties or {},
-            )
+        rows.append(
+            {
+                "lead_id": lead.id,
+                "event_id": event.event_id,
+                "type": event.type,
+                "occurred_at": occurred,
+                "received_at": now,
+                "properties": event.properties or {},
+            }
         )
-        touched.add(lead.id)
-        result.accepted += 1
-    session.flush()
+    if rows:  # a Core executemany: nothing needs the rows back as objects
+        session.execute(insert(EVENTS), rows)
+    result.accepted = len(rows)
 
+    # Each touched lead is re-scored once, in id order, from one query for all their events. A
+    # lead this batch created has no events but the batch's own (no one else can see it yet).
     leads = {lead.id: lead for lead in [*by_id.values(), *by_email.values()]}
-    for lead_id in sorted(touched):
+    touched = sorted({row["lead_id"] for row in rows})
+    history = scored_events(session, [i for i in touched if i not in created], config)
+    types = scored_types(config)
+    for row in rows:
+        if row["lead_id"] in created and row["type"] in types:
+            history.setdefault(row["lead_id"], []).append(
+                ScoredEvent(row["type"], row["occurred_at"])
+            )
+    for lead_id in touched:
         lead = leads[lead_id]
         lead.updated_at = now
-        qualified = rescore(session, lead, config=config, now=now, by_status=by_status)
+        qualified = rescore(
+            session,
+            lead,
+            config=config,
+            now=now,
+            by_status=by_status,
+            events=history.get(lead_id, []),
+        )
         if qualified:
             result.qualified.append(qualified)
     return result
 
 
-def _locked(session: Session, ids: Iterable[int]) -> list[Lead]:
-    """The leads with ``ids``, row-locked in id order (a fixed order cannot deadlock)."""
-    ids = sorted(set(ids))
-    if not ids:
+def _locked(session: Session, ids: Collection[int], emails: Collection[str]) -> list[Lead]:
+    """The leads with ``ids`` or ``emails``, row-locked in id order (a fixed order cannot
+    deadlock), in one query."""
+    wanted = [
+        *([Lead.id.in_(sorted(ids))] if ids else []),
+        *([Lead.email.in_(sorted(emails))] if emails else []),
+    ]
+    if not wanted:
         return []
     return list(
-        session.scalars(select(Lead).where(Lead.id.in_(ids)).order_by(Lead.id).with_for_update())
+        session.scalars(select(Lead).where(or_(*wanted)).order_by(Lead.id).with_for_update())
     )
 
 
-def scored_events(session: Session, lead_id: int, config: WorkspaceConfig) -> list[ScoredEvent]:
-    types = set(config.scoring.events) | set(config.scoring.product_events)
+def scored_types(config: WorkspaceConfig) -> frozenset[str]:
+    """The event types that score (the others are stored and score 0)."""
+    return frozenset(config.scoring.events) | frozenset(config.scoring.product_events)
+
+
+def scored_events(
+    session: Session, lead_ids: Collection[int], config: WorkspaceConfig
+) -> dict[int, list[ScoredEvent]]:
+    """The scored events of each of ``lead_ids`` (a lead with none is absent), in the order
+    they were stored."""
+    if not lead_ids:
+        return {}
     rows = session.execute(
-        select(Event.type, Event.occurred_at).where(Event.lead_id == lead_id, Event.type.in_(types))
+        select(Event.lead_id, Event.type, Event.occurred_at)
+        .where(Event.lead_id.in_(sorted(lead_ids)), Event.type.in_(scored_types(config)))
+        .order_by(Event.lead_id, Event.id)
     )
-    return [ScoredEvent(kind, occurred) for kind, occurred in rows]
+    found: dict[int, list[ScoredEvent]] = {}
+    for lead_id, kind, occurred in rows:
+        found.setdefault(lead_id, []).append(ScoredEvent(kind, occurred))
+    return found
 
 
 def rescore(
@@ -305,16 +347,18 @@ def rescore(
     config: WorkspaceConfig,
     now: datetime,
     by_status: Mapping[str, str] | None = None,
+    events: Sequence[ScoredEvent] | None = None,
 ) -> Qualified | None:
     """Refresh the lead's score snapshot; move it to MQL/PQL if a rule now says so, and offer
     it to a rep of its team when the team routes that way. ``by_status`` names the reps whose
-    Slack status says they are away (and why)."""
-    events = scored_events(session, lead.id, config)
+    Slack status says they are away (and why). ``events`` are the lead's scored events when the
+    caller has loaded them already (see :func:`scored_events`)."""
+    if events is None:
+        events = scored_events(session, [lead.id], config).get(lead.id, [])
     score = score_lead(config.scoring, profile_of(lead), events, now)
     lead.fit, lead.grade = score.fit, score.grade
     lead.engagement, lead.product = score.engagement, score.product
     lead.score_reasons = [reason.as_dict() for reason in score.reasons]
-    session.flush()
     if Stage(lead.stage) not in QUALIFY_FROM:
         return None
     if Stage(lead.stage) is Stage.NURTURE:
@@ -332,6 +376,7 @@ def rescore(
         return None
     team = route_lead(config.teams, profile_of(lead))
     team_name = team.name if team else None
+    session.flush()  # the transition's compare-and-set re-reads the lead: store its score first
     moved = transition(
         session,
         lead,

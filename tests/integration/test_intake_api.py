@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from fastapi.testclient import TestClient
+from sqlalchemy import event, select
+from sqlalchemy.engine import make_url
 
-from core.config import parse_config
-from core.models import Lead, Outbox
+from bot.runtime import Runtime
+from bot.server import create_app
+from bot.webhook_cli import resolve
+from core.config import Settings, parse_config
+from core.db import Database
+from core.models import Base, Lead, Outbox
+from core.schemas import EventIn
+from core.services import intake, webhook_endpoints
+from core.services.apikeys import create_key
+from tests.conftest import _truncate_pg
 from tests.integration.conftest import row_counts
 
 ADA = {"email": "Ada@Acme.de", "first_name": "Ada", "title": "VP Engineering", "company": "Acme",
@@ -456,3 +467,139 @@ def test_a_rejected_lead_needs_new_engagement_to_come_back(client, db, clock):
     detail = client.get(f"/api/v1/leads/{lead_id}").json()
     moves = [h for h in detail["history"] if h["kind"] == "stage"]
     assert detail["stage"] == "mql" and moves[-1]["from_stage"] == "nurture"
+
+
+# The events of one campaign burst for a few leads, interleaved. Each lead that qualifies does
+# so with its last event (ada's email_click takes her to exactly 50, bob's demo_request is a
+# hand-raiser, dev's invited_teammate takes product to 40), in id order, so posting them one by
+# one must leave the very rows one batch leaves: same scores, stages, history, routing, offers,
+# outbox and webhook events. cy never qualifies; dev and new are created by the burst.
+BURST = [
+    ("ada", "webinar_attended"), ("bob", "page_view"), ("cy", "page_view", "cy-1"),
+    ("dev", "trial_started"), ("ada", "webinar_attended"), ("new", "page_view"),
+    ("bob", "email_click"), ("cy", "page_view", "cy-1"), ("ada", "pricing_page_view"),
+    ("dev", "feature_used"), ("new", "something_unknown"), *[("ada", "page_view")] * 7,
+    ("dev", "feature_used"), ("bob", "page_view"), ("ada", "email_click"), ("cy", "page_view"),
+    ("dev", "feature_used"), ("bob", "demo_request"), ("new", "page_view", "n-1"),
+    ("cy", "page_view"), ("dev", "invited_teammate"), ("ada", "page_view", "n-1"),
+]  # fmt: skip
+PROFILES = [
+    ADA,
+    {"email": "bob@acme.fr", "title": "Head of Sales", "company_size": 300, "country": "FR"},
+    {"email": "cy@example.com", "title": "Student"},
+]
+
+
+def _burst_state(db_url, config, clock, post):
+    """Every row the burst leaves (less random message ids and secrets), after ``post``."""
+    data = config.model_dump(mode="json", by_alias=True)
+    data["teams"][0]["assign"] = "round_robin"
+    db = Database(db_url)
+    runtime = Runtime(
+        settings=Settings(LEADBOT_DATABASE_URL=db_url),
+        config=parse_config(data),
+        db=db,
+        clock=clock,
+    )
+    with db.transaction() as s:
+        key = create_key(s, "tests", now=clock())
+        webhook_endpoints.add(
+            s, "http://127.0.0.1:9/hooks", events=None, description=None, resolve=resolve,
+            now=clock(),
+        )  # fmt: skip
+    with TestClient(create_app(runtime), headers={"Authorization": f"Bearer {key}"}) as client:
+        for profile in PROFILES:
+            assert client.post("/api/v1/leads", json=profile).status_code == 201
+        names = {p["email"].split("@")[0].lower(): p["email"].lower() for p in PROFILES}
+        names.update(dev="dev@startup.io", new="new@example.com")
+        replies = post(
+            client,
+            [
+                {"email": names[who], "type": kind, **({"event_id": rest[0]} if rest else {})}
+                for who, kind, *rest in BURST
+            ],
+        )
+        leads = [client.get(f"/api/v1/leads/{i}").json() for i in range(1, 6)]
+    skipped = {"api_keys", "webhook_endpoints"}
+    with db.transaction() as s:
+        rows = {
+            table.name: [
+                {k: v for k, v in row._mapping.items() if k not in ("message_id", "secret")}
+                for row in s.execute(select(table).order_by(*table.primary_key.columns))
+            ]
+            for table in Base.metadata.sorted_tables
+            if table.name not in skipped
+        }
+    db.dispose()
+    accepted = sum(r["accepted"] for r in replies)
+    return accepted, sum(r["duplicates"] for r in replies), leads, rows
+
+
+def test_a_burst_in_one_batch_leaves_what_the_same_events_one_by_one_leave(
+    db_url, config, clock, request
+):
+    def one_batch(client, events):
+        return [client.post("/api/v1/events", json={"events": events}).json()]
+
+    def one_by_one(client, events):
+        return [client.post("/api/v1/events", json=event).json() for event in events]
+
+    batched = _burst_state(db_url, config, clock, one_batch)
+    if db_url.startswith("sqlite"):
+        shutil.copy(request.getfixturevalue("sqlite_template"), make_url(db_url).database)
+    else:
+        _truncate_pg(db_url)
+    single = _burst_state(db_url, config, clock, one_by_one)
+
+    accepted, duplicates, leads, rows = batched
+    assert (accepted, duplicates) == (len(BURST) - 2, 2)
+    assert [(lead["email"], lead["stage"], lead["team"]) for lead in leads] == [
+        ("ada@acme.de", "mql", "emea"),
+        ("bob@acme.fr", "mql", "emea"),
+        ("cy@example.com", "lead", None),
+        ("dev@startup.io", "pql", "na"),
+        ("new@example.com", "lead", None),
+    ]
+    assert [(o["lead_id"], o["rep"]) for o in rows["offers"]] == [(1, "U0REP1"), (2, "U0REP2")]
+    assert [(o["kind"], o["lead_id"]) for o in rows["outbox"]] == [
+        ("lead_qualified", 1), ("offer_dm", 1), ("lead_qualified", 2), ("offer_dm", 2),
+        ("lead_qualified", 4),
+    ]  # fmt: skip
+    moved = ["lead.stage_changed", "lead.qualified"]
+    assert [e["type"] for e in rows["webhook_events"]] == [
+        *moved,
+        "lead.owner_changed",
+        *moved,
+        "lead.owner_changed",
+        *moved,
+    ]
+    assert single == batched
+
+
+def test_a_batch_takes_the_same_few_statements_however_many_leads_it_touches(db, config, clock):
+    """One statement per step for the whole batch (lock, create the new leads or load the known
+    leads' events, dedupe, insert, update scores), not one per lead or per event."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def batch(name, leads, run=""):
+        evs = [
+            EventIn(email=f"{name}{i % leads}@example.com", type="page_view", event_id=f"{run}{i}")
+            for i in range(1000)
+        ]
+        statements.clear()
+        with db.transaction() as s:
+            result = intake.record_events(s, evs, config=config, now=clock())
+        assert result.accepted == 1000
+        return result.created_leads, len(statements)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        few, many = batch("a", 2, "1-"), batch("b", 200, "2-")
+        known = batch("b", 200, "3-")[1]
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert (few[0], many[0]) == (2, 200)
+    assert few[1] == many[1] == known <= 7
