@@ -189,7 +189,7 @@ def _click_bodies(slack: SlackEmulator, messages: list[dict[str, Any]], user: st
     return bodies
 
 
-def _post_signed(client: httpx.Client, url: str, secret: str, body: str) -> float:
+def _post_signed(client: httpx.Client, url: str, secret: str, body: str) -> tuple[float, bool]:
     from urllib.parse import urlencode
 
     form = urlencode({"payload": body})
@@ -199,24 +199,29 @@ def _post_signed(client: httpx.Client, url: str, secret: str, body: str) -> floa
     start = time.perf_counter()
     reply = client.post(url, content=form.encode(), headers=headers)
     elapsed = time.perf_counter() - start
-    if reply.status_code != 200:
+    # Bolt answers 404 when no listener acknowledged within Slack's 3 seconds: a failed click.
+    if reply.status_code not in (200, 404):
         raise RuntimeError(f"click answered {reply.status_code}: {reply.text[:200]}")
-    return elapsed
+    return elapsed, reply.status_code == 200
 
 
-def _clicks(url: str, secret: str, bodies: list[str], clients: int) -> tuple[list[float], float]:
-    """Latencies of every click and the throughput, with ``clients`` concurrent clients."""
+def _clicks(
+    url: str, secret: str, bodies: list[str], clients: int
+) -> tuple[list[float], float, int]:
+    """Latencies of every click, the throughput, and how many clicks went unacknowledged,
+    with ``clients`` concurrent clients."""
     local = threading.local()
 
-    def one(body: str) -> float:
+    def one(body: str) -> tuple[float, bool]:
         if not hasattr(local, "client"):
             local.client = httpx.Client(timeout=30)
         return _post_signed(local.client, url, secret, body)
 
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:
-        latencies = list(pool.map(one, bodies))
-    return latencies, len(bodies) / (time.perf_counter() - start)
+        answers = list(pool.map(one, bodies))
+    rate = len(bodies) / (time.perf_counter() - start)
+    return [elapsed for elapsed, _ in answers], rate, sum(1 for _, ok in answers if not ok)
 
 
 def bench_ack(context: Context) -> Rows:
@@ -245,13 +250,16 @@ def bench_ack(context: Context) -> Rows:
         ("sequential", 1, bodies[:sequential]),
         ("32 clients", 32, bodies[sequential:]),
     ):
-        ours, ours_rate = _clicks(ours_url, secret, chosen, clients)
-        bare, bare_rate = _clicks(bare_url, secret, chosen, clients)
+        ours, ours_rate, ours_lost = _clicks(ours_url, secret, chosen, clients)
+        bare, bare_rate, bare_lost = _clicks(bare_url, secret, chosen, clients)
+        lost = f"unacknowledged within 3 s: ours {ours_lost}, bare {bare_lost}"
         for p in (50, 99):
             o, b = percentile(ours, p), percentile(bare, p)
-            within = (o / b <= 1.5 and o < 3.0) if p == 99 else None
+            within = (o / b <= 1.5 and o < 3.0 and not ours_lost) if p == 99 else None
             budget = "p99 <= 1.5x bare, << 3 s" if p == 99 else "-"
-            rows.append(Figure(f"ack {label} p{p}", "ms", _ms(o), _ms(b), budget, within))
+            rows.append(
+                Figure(f"ack {label} p{p}", "ms", _ms(o), _ms(b), budget, within, notes=lost)
+            )
         rows.append(
             Figure(f"ack {label} throughput", "clicks/s", ours_rate, bare_rate, "-", None, True)
         )
@@ -456,7 +464,8 @@ def bench_lookup(context: Context) -> Rows:
     """Figure 5: /lead lookup by e-mail and company prefix among the seeded leads, at the service
     level (vs a bare indexed SELECT) and through the served app (vs the bare Bolt ack)."""
     n = context.size(1_000_000, 20_000)
-    repeat = context.size(15, 10)
+    # Service lookups take about a millisecond: many repeats, so the median is not noise.
+    repeat, served_repeat = context.size(101, 11), context.size(15, 10)
     rows: Rows = []
     prefix, target = "globex 34", ""
     for engine, url in _million(context):
@@ -499,7 +508,7 @@ def bench_lookup(context: Context) -> Rows:
                 )
             )
         db.dispose()
-    rows += _served_lookup(context, _million(context)[0][1], repeat, target, prefix)
+    rows += _served_lookup(context, _million(context)[0][1], served_repeat, target, prefix)
     return rows
 
 

