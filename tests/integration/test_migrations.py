@@ -79,20 +79,21 @@ def test_the_agreement_check_sees_a_missing_column(empty_url):
 
 def test_0008_fills_the_last_name_key_of_existing_leads(empty_url):
     upgrade(empty_url, "0007")
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    leads = [
+        {
+            "email": f"p{n}@x.de",
+            "stage": "lead",
+            "last_name": last,
+            **dict.fromkeys(TIMES, at),
+            **LEAD,
+        }
+        for n, last in enumerate(["MÜLLER", None, "Straße"])
+    ]
     engine = create_engine(empty_url)
     try:
         with engine.begin() as connection:
-            for i, last in enumerate(["MÜLLER", None, "Straße"]):
-                connection.execute(
-                    text(
-                        "INSERT INTO leads (email, last_name, properties, stage, "
-                        "stage_changed_at, version, fit, grade, engagement, product, "
-                        "score_reasons, created_at, updated_at) VALUES (:e, :l, '{}', 'lead', "
-                        "'2026-11-23 10:00:00', 1, 0, 'D', 0, 0, '[]', '2026-11-23 10:00:00', "
-                        "'2026-11-23 10:00:00')"
-                    ),
-                    {"e": f"p{i}@x.de", "l": last},
-                )
+            connection.execute(insert(TABLES["leads"]), leads)  # the new key is not named
         upgrade(empty_url)
         with engine.connect() as connection:
             keys = connection.execute(text("SELECT last_name_key FROM leads ORDER BY id")).scalars()
