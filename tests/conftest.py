@@ -20,7 +20,33 @@ from core.models import Base
 pytest_plugins = ["bot.sandbox.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = os.environ.get("LEADBOT_TEST_DATABASE_URL")
+
+
+def _worker_database(url: str | None) -> str | None:
+    """Under pytest-xdist each worker gets a database of its own, named after the configured
+    one (``leadbot_test`` -> ``leadbot_test_gw0``) and created on first use, so workers never
+    truncate each other's tables. Without xdist the configured database is used as it is."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not url or not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database(os.environ.get("LEADBOT_TEST_DATABASE_URL"))
 PG_REQUIRED = os.environ.get("LEADBOT_REQUIRE_POSTGRES") == "1"
 PG_SKIP_REASON = (
     "PostgreSQL not configured: set LEADBOT_TEST_DATABASE_URL to run this test on PostgreSQL "
