@@ -17,7 +17,7 @@ import uvicorn
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack_http import mount_slack
+from bot.slack.client import mount_slack
 
 
 def poster(api_url: str, token: str, channel: str) -> fastapi.FastAPI:

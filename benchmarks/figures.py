@@ -31,8 +31,6 @@ from benchmarks.common import (
     timings,
 )
 from benchmarks.seed import seed_pg, seed_sqlite
-from bot.sandbox import SlackEmulator, payloads, signing
-from bot.sandbox.ratelimit import RateLimitConfig
 from core.config import load_config
 from core.db import Database
 from core.migrate import upgrade
@@ -40,6 +38,8 @@ from core.models import Event, Lead
 from core.scoring import ScoredEvent, score_lead
 from core.services import leadops
 from core.services.intake import new_lead_values
+from emulators.slack import SlackEmulator, payloads, signing
+from emulators.slack.ratelimit import RateLimitConfig
 
 CONFIG = load_config(ROOT / "leadbot.example.toml")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -516,7 +516,7 @@ def _served_lookup(context: Context, url: str, repeat: int, email: str, prefix: 
     slack = processes.emulator(context)
     served, _ = processes.serve(context, slack, url)
     bolt = processes.bare(context, "bolt", slack, slack.signing_secret)
-    from bot.sandbox import SlackDriver
+    from emulators.slack import SlackDriver
 
     rows: Rows = []
     for label, text in (("e-mail", f"lookup {email}"), ("prefix", f"lookup {prefix}")):

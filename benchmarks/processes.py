@@ -14,10 +14,10 @@ from pathlib import Path
 import httpx
 
 from benchmarks.common import ROOT, Context
-from bot.sandbox import SlackEmulator
-from bot.sandbox.ratelimit import RateLimitConfig
-from bot.sandbox.seed import seed_from_config
 from core.config import load_config
+from emulators.slack import SlackEmulator
+from emulators.slack.ratelimit import RateLimitConfig
+from emulators.slack.seed import seed_from_config
 
 CONFIG = ROOT / "leadbot.example.toml"
 

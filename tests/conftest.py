@@ -17,7 +17,7 @@ from core.db import Database
 from core.migrate import recreate, upgrade
 from core.models import Base
 
-pytest_plugins = ["bot.sandbox.pytest_plugin"]
+pytest_plugins = ["emulators.slack.pytest_plugin"]
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -14,8 +14,8 @@ from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
 from bot.handlers import modals
-from bot.present import card_of, details_of
 from bot.runtime import Runtime
+from bot.slack.present import card_of, details_of
 from bot.usecase import run, slack_text
 from bot.views.cards import (
     RepLine,

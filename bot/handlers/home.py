@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.present import actions_for, card_of
 from bot.runtime import Runtime
+from bot.slack.present import actions_for, card_of
 from bot.views import ids
 from bot.views.home import Home, HomeItem, home_view
 from core import access

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.sandbox import SlackEmulator
-from bot.sandbox.seed import seed_from_config
 from core.config import load_config
+from emulators.slack import SlackEmulator
+from emulators.slack.seed import seed_from_config
 from tests import commands
 
 ROOT = Path(__file__).resolve().parents[2]

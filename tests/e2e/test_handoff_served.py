@@ -6,7 +6,7 @@ import sys
 
 import httpx
 
-from bot.sandbox import SlackDriver
+from emulators.slack import SlackDriver
 
 
 def test_event_to_alert_to_accept(served):

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot.sandbox.seed import seed_from_config
 from core.config import load_config
 from core.db import Database
 from core.migrate import upgrade
 from core.models import Outbox
 from core.schemas import EventIn, LeadIn
 from core.services.intake import record_events, upsert_lead
+from emulators.slack.seed import seed_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 

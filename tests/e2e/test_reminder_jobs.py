@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox.seed import seed_from_config
 from core.config import load_config
 from core.db import Database
 from core.schemas import EventIn, LeadIn
 from core.services.intake import record_events, upsert_lead
+from emulators.slack.seed import seed_from_config
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "leadbot.example.toml"

@@ -17,13 +17,13 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from bot.sandbox.seed import seed_from_config
 from core.config import load_config
 from core.db import Database
 from core.models import Offer, OwnerChange, Rotation
 from core.schemas import EventIn, LeadIn
 from core.services.apikeys import create_key
 from core.services.intake import record_events, upsert_lead
+from emulators.slack.seed import seed_from_config
 from tests import commands
 from tests.conftest import _truncate_pg
 from tests.e2e.conftest import free_port

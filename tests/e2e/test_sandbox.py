@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.sandbox.app import (
+from bot.cli.sandbox import (
     DEFAULT_DATABASE_URL,
     SAMPLE_PEOPLE,
     Sandbox,
@@ -27,8 +27,8 @@ from bot.sandbox.app import (
     sample_lead,
     start_sandbox,
 )
-from bot.sandbox.serving import free_port
 from core.config import load_config
+from emulators.slack.serving import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 REP, OTHER_REP, MANAGER = "U0REP1", "U0REP2", "U0MGR1"

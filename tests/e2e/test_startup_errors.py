@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import SlackEmulator
+from emulators.slack import SlackEmulator
 from tests import commands
 from tests.commands import EXAMPLE_CONFIG
 from tests.e2e.conftest import free_port

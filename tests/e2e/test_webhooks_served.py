@@ -18,14 +18,14 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.runtime import utcnow
-from bot.sandbox import SlackEmulator
-from bot.sandbox.seed import seed_from_config
 from core.config import load_config
 from core.db import Database
 from core.migrate import upgrade
 from core.models import WebhookDelivery, WebhookEvent
 from core.schemas import EventIn, LeadIn
 from core.services.intake import record_events, upsert_lead
+from emulators.slack import SlackEmulator
+from emulators.slack.seed import seed_from_config
 from tests import commands
 from tests.conftest import _truncate_pg
 from tests.webhook_receiver import Receiver, free_port

@@ -12,8 +12,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
+from bot.http.server import create_app
 from bot.runtime import Runtime
-from bot.server import create_app
 from core.config import Settings
 from core.db import Database
 from core.schemas import EventIn

@@ -7,8 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from bot.http.server import create_app
 from bot.runtime import Runtime
-from bot.server import create_app
 from core.config import Settings
 from core.models import Base
 from core.services.apikeys import create_key

@@ -6,9 +6,9 @@ import threading
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from bot import webhook_cli
-from bot.notifier import DrainReport
-from bot.webhooks import Dispatcher
+from bot.cli import webhook as webhook_cli
+from bot.workers.notifier import DrainReport
+from bot.workers.webhooks import Dispatcher
 
 
 class SlackSide:

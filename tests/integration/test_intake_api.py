@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, select
 from sqlalchemy.engine import make_url
 
+from bot.cli.webhook import resolve
+from bot.http.server import create_app
 from bot.runtime import Runtime
-from bot.server import create_app
-from bot.webhook_cli import resolve
 from core.config import Settings, parse_config
 from core.db import Database
 from core.models import Base, Lead, Outbox
@@ -381,8 +381,8 @@ def test_health_and_metrics(client):
 def test_health_is_503_when_the_database_does_not_answer(tmp_path, config):
     from fastapi.testclient import TestClient
 
+    from bot.http.server import create_app
     from bot.runtime import Runtime
-    from bot.server import create_app
     from core.config import Settings
     from core.db import Database
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.scheduler import run_prune
+from bot.workers.scheduler import run_prune
 from core.models import OpenedView
 from core.schemas import LeadIn
 from core.services import opened_views

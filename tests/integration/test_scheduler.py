@@ -11,8 +11,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from fastapi.testclient import TestClient
 
-from bot.scheduler import DIGEST_GRACE_SECONDS, REMINDERS_EVERY_SECONDS, build_scheduler
-from bot.server import create_app
+from bot.http.server import create_app
+from bot.workers.scheduler import DIGEST_GRACE_SECONDS, REMINDERS_EVERY_SECONDS, build_scheduler
 
 
 def test_jobs_coalesce_and_never_overlap(runtime):

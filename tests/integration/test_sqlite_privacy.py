@@ -99,8 +99,8 @@ def test_every_command_creates_a_private_database(tmp_path, command):
 
 
 def test_the_sandbox_creates_a_private_database(tmp_path):
-    from bot.sandbox.app import start_sandbox
-    from bot.sandbox.serving import free_port
+    from bot.cli.sandbox import start_sandbox
+    from emulators.slack.serving import free_port
 
     path = tmp_path / "sandbox.db"
     sandbox = start_sandbox(port=free_port(), page_port=0, database=f"sqlite:///{path}", environ={})

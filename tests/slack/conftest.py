@@ -12,15 +12,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.http.server import SlackSide, build_slack, create_app
 from bot.runtime import Runtime
-from bot.sandbox import SlackDriver, SlackEmulator
-from bot.sandbox.seed import seed_from_config
-from bot.sandbox.serving import ThreadedServer
-from bot.server import SlackSide, build_slack, create_app
 from core.config import Settings, WorkspaceConfig
 from core.db import Database
 from core.models import Lead, Outbox, SlackMessage
 from core.services.apikeys import create_key
+from emulators.slack import SlackDriver, SlackEmulator
+from emulators.slack.seed import seed_from_config
+from emulators.slack.serving import ThreadedServer
 
 
 def eventually(condition: Callable[[], Any], timeout: float = 5.0, interval: float = 0.02) -> bool:

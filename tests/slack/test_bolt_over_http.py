@@ -13,8 +13,8 @@ import pytest
 import uvicorn
 from slack_bolt import App
 
-from bot.sandbox import SlackDriver, SlackEmulator
-from bot.slack_http import build_web_client, mount_slack
+from bot.slack.client import build_web_client, mount_slack
+from emulators.slack import SlackDriver, SlackEmulator
 
 SECRET = "bolt-test-signing-secret"
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bot.notifier import Notifier
-from bot.outbox.queue import LEASE
+from bot.workers.notifier import Notifier
+from bot.workers.queue import LEASE
 from core.models import Outbox, SlackMessage
 from tests.slack.conftest import eventually
 

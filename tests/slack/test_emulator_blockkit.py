@@ -8,8 +8,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox import SlackEmulator
-from bot.sandbox.blockkit import validate_blocks, validate_view
+from emulators.slack import SlackEmulator
+from emulators.slack.blockkit import validate_blocks, validate_view
 
 
 def plain(text: str) -> dict[str, Any]:

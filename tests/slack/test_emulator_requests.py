@@ -20,8 +20,8 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.signature import SignatureVerifier
 
-from bot.sandbox import SlackDriver, SlackEmulator
-from bot.sandbox.signing import signed_headers
+from emulators.slack import SlackDriver, SlackEmulator
+from emulators.slack.signing import signed_headers
 
 SECRET = "requests-test-secret"
 

@@ -6,7 +6,7 @@ import time
 
 from slack_sdk import WebClient
 
-from bot.sandbox import SlackEmulator
+from emulators.slack import SlackEmulator
 
 
 def test_starts_answers_and_stops_in_well_under_a_second() -> None:

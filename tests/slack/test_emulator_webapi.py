@@ -11,7 +11,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox import SlackEmulator
+from emulators.slack import SlackEmulator
 
 TOKEN = "xoxb-sandbox-token"
 SECTION = {"type": "section", "text": {"type": "mrkdwn", "text": "*Ada* from Acme"}}

@@ -8,9 +8,9 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 
-from bot.sandbox import SlackEmulator
-from bot.slack_http import api_method, build_web_client
+from bot.slack.client import api_method, build_web_client
 from core.models import Outbox, SlackMessage
+from emulators.slack import SlackEmulator
 
 EMEA, NA = "C0EMEA", "C0NA"
 

@@ -7,8 +7,8 @@ import threading
 
 from sqlalchemy import func, select
 
-from bot.sandbox.blockkit import validate_blocks, validate_view
 from core.models import Lead, Outbox, SlackMessage, StageTransition
+from emulators.slack.blockkit import validate_blocks, validate_view
 
 MKTG, EMEA, NA = "C0MKTG", "C0EMEA", "C0NA"
 

@@ -10,8 +10,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.sandbox.signing import signature
 from core.models import Lead, StageTransition
+from emulators.slack.signing import signature
 from tests.integration.conftest import row_counts
 
 FORM = "application/x-www-form-urlencoded"
@@ -57,7 +57,7 @@ def test_unsigned_junk_is_refused_in_one_log_line_each(bot, caplog):
         )
         statuses.append(reply.status_code)
     assert statuses == [401] * len(cases)
-    refused = [r for r in caplog.records if r.name == "bot.slack_http"]
+    refused = [r for r in caplog.records if r.name == "bot.slack.client"]
     assert len(refused) == len(cases)
     assert all("\n" not in r.getMessage() for r in refused)
     assert [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR] == []

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.notifier import NotifierWorker
+from bot.workers.notifier import NotifierWorker
 from core.messages import AlertRefresh, enqueue
 from core.models import Outbox, SlackMessage
 from tests.slack.conftest import eventually

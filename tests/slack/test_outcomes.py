@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.sandbox.blockkit import validate_blocks
-from bot.scheduler import run_digest
+from bot.workers.scheduler import run_digest
+from emulators.slack.blockkit import validate_blocks
 from tests.histories import UNTIL, expected_groups, expected_rules, seed_history
 from tests.slack.test_reminders import MKTG, at, job, settled, texts
 

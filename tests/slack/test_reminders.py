@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from PIL import Image
 from sqlalchemy import select
 
-from bot.sandbox.blockkit import validate_blocks
-from bot.scheduler import run_digest, run_reminders
+from bot.workers.scheduler import run_digest, run_reminders
 from core.lifecycle import Stage
 from core.models import Lead, Outbox
 from core.services import reminders
 from core.services.stages import transition
+from emulators.slack.blockkit import validate_blocks
 from tests.slack.conftest import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")

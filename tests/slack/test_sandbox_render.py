@@ -1,6 +1,6 @@
 """The sandbox page's Block Kit and mrkdwn rendering: pure functions, safe HTML out."""
 
-from bot.sandbox.render import (
+from emulators.slack.render import (
     Names,
     mrkdwn_html,
     render_blocks,

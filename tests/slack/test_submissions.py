@@ -10,9 +10,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.sandbox import payloads
 from core.models import Lead, OpenedView, Opportunity, Outbox, Qualification, StageTransition
 from core.services.opened_views import ALREADY_USED, NOT_OPENED, NOT_YOURS
+from emulators.slack import payloads
 from tests.slack.conftest import eventually
 
 EMEA = "C0EMEA"

@@ -10,10 +10,10 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from bot.notifier import Notifier
+from bot.cli.webhook import resolve
 from bot.runtime import Runtime
-from bot.webhook_cli import resolve
-from bot.webhooks import Dispatcher
+from bot.workers.notifier import Notifier
+from bot.workers.webhooks import Dispatcher
 from core import webhooks
 from core.models import Outbox, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from core.services import handoff, webhook_endpoints
@@ -174,7 +174,7 @@ def test_accept_bant_opportunity_and_reject_send_signed_events_in_order(bot):
         )
         # The payload is the lead as the API shows it, plus the change.
         last = seen[deal][-1].payload
-        api = bot.api.get(f"/api/v1/leads/{deal}").json()
+        api = bot.http.api.get(f"/api/v1/leads/{deal}").json()
         assert set(last) == {"type", "timestamp", "data"}
         assert {k: v for k, v in last["data"].items() if k != "change"} == api
         assert last["timestamp"] == api["stage_changed_at"]
@@ -197,7 +197,7 @@ def move(bot, emails):
 
 
 def test_receiver_down_then_back_loses_nothing_and_slack_does_not_wait(bot, caplog):
-    for name in ("bot.webhooks", "httpx", "httpcore"):
+    for name in ("bot.workers.webhooks", "httpx", "httpcore"):
         caplog.set_level(logging.DEBUG, logger=name)
     receiver = Receiver()  # not listening yet: connection refused
     try:
@@ -343,7 +343,7 @@ def test_410_disables_and_three_days_of_failures_disable_marketing_told_once(bot
         bot.qualify("second@acme.de")
         with bot.db.transaction() as s:
             assert webhook_endpoints.deliveries(s, gone_id)[0].event.lead_id == first
-        metrics = bot.api.get("/metrics").text
+        metrics = bot.http.api.get("/metrics").text
         assert 'leadbot_webhook_endpoints{state="disabled"} 2.0' in metrics
         assert 'leadbot_webhook_deliveries{state="given_up"} 1.0' in metrics
         gone.mode = "ok"
@@ -352,7 +352,7 @@ def test_410_disables_and_three_days_of_failures_disable_marketing_told_once(bot
         report = hooks.drain()
         assert report.delivered == 1 and [r.lead_id for r in gone.acknowledged()] == [first]
         assert gone.acknowledged()[0].message_id == gone.received[0].message_id  # kept its id
-        metrics = bot.api.get("/metrics").text
+        metrics = bot.http.api.get("/metrics").text
         assert 'leadbot_webhook_endpoints{state="enabled"} 1.0' in metrics
         assert 'leadbot_webhook_deliveries{state="delivered"} 1.0' in metrics
         hooks.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bot.present import actions_for
+from bot.slack.present import actions_for
 from bot.views import ids
 from core import access
 from core.access import Action

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.outbox.pacing import COOLDOWN, POST_INTERVAL, Pacer, rate_key
+from bot.slack.pacing import COOLDOWN, POST_INTERVAL, Pacer, rate_key
 
 EMEA = rate_key("chat.postMessage", "C0EMEA")
 NA = rate_key("chat.postMessage", "C0NA")

@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from bot import preflight
+from bot.cli import preflight
 
 
 def listener(family: socket.AddressFamily, host: str) -> socket.socket:

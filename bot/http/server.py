@@ -19,14 +19,14 @@ from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot import api
-from bot.app import build_app
-from bot.metrics import Metrics
-from bot.notifier import Notifier, NotifierWorker
-from bot.presence import SlackPresence, presence_client
+from bot.http import api
+from bot.http.metrics import Metrics
 from bot.runtime import Runtime
-from bot.slack_http import build_web_client, mount_slack
-from bot.webhooks import Dispatcher, WebhookWorker
+from bot.slack.app import build_app
+from bot.slack.client import build_web_client, mount_slack
+from bot.slack.presence import SlackPresence, presence_client
+from bot.workers.notifier import Notifier, NotifierWorker
+from bot.workers.webhooks import Dispatcher, WebhookWorker
 from core.config import key_path
 
 MAX_BODY = 1024 * 1024

@@ -13,9 +13,9 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bot.sandbox.params import BadRequest, bearer_token, parse_multipart, read_arguments
-from bot.sandbox.response_urls import apply_response
-from bot.sandbox.webapi import ApiResult, WebApi
+from emulators.slack.params import BadRequest, bearer_token, parse_multipart, read_arguments
+from emulators.slack.response_urls import apply_response
+from emulators.slack.webapi import ApiResult, WebApi
 
 #: ``(method, path, query, body) -> (status, content_type, body)``, or None for "not mine".
 PageHandler = Callable[[str, str, str, bytes], tuple[int, str, bytes] | None]

@@ -11,14 +11,14 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.runtime import Runtime, utcnow
-from bot.webhooks import Dispatcher, WebhookReport
+from bot.workers.webhooks import Dispatcher, WebhookReport
 from core import webhooks
 from core.config import Settings, WorkspaceConfig
 from core.db import Database
 from core.services import webhook_endpoints as endpoints
 
 if TYPE_CHECKING:
-    from bot.notifier import DrainReport, Notifier
+    from bot.workers.notifier import DrainReport, Notifier
 
 
 def resolve(host: str, port: int) -> Sequence[str]:
@@ -52,7 +52,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
-    from bot.cli import UsageError, database_url, settings
+    from bot.cli.main import UsageError, database_url, settings
     from core.migrate import upgrade
 
     env = settings()
@@ -146,13 +146,15 @@ def _run(args: argparse.Namespace, env: Settings, db: Database) -> int:
 
 
 def _test(db: Database, env: Settings, endpoint_id: int) -> int:
-    from bot.cli import workspace
+    from bot.cli.main import workspace
 
     with db.transaction() as session:
         delivery = endpoints.queue_test(session, endpoint_id, now=utcnow())
         delivery_id = delivery.id
     runtime = Runtime(settings=env, config=_config_or_none(workspace), db=db)
-    logging.getLogger("bot.webhooks").setLevel(logging.ERROR)  # the outcome is printed below
+    logging.getLogger("bot.workers.webhooks").setLevel(
+        logging.ERROR
+    )  # the outcome is printed below
     dispatcher = Dispatcher(runtime)
     try:
         outcome = dispatcher.deliver(delivery_id)
@@ -174,7 +176,7 @@ def _test(db: Database, env: Settings, endpoint_id: int) -> int:
 
 def _config_or_none(load: Callable[[], WorkspaceConfig]) -> WorkspaceConfig:
     """The workspace config when there is one; a test send needs none."""
-    from bot.cli import UsageError
+    from bot.cli.main import UsageError
 
     try:
         return load()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.sandbox.emulator import SlackEmulator
 from core.config import WorkspaceConfig
+from emulators.slack.emulator import SlackEmulator
 
 
 def seed_from_config(emulator: SlackEmulator, config: WorkspaceConfig) -> None:

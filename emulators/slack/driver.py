@@ -10,16 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox.delivery import (
+from emulators.slack.delivery import (
     ActionReply,
     AppConnection,
     AppReply,
     CommandReply,
     SubmissionReply,
 )
-from bot.sandbox.emulator import SlackEmulator
-from bot.sandbox.webapi import CallRecord
-from bot.sandbox.workspace import Ephemeral, Message
+from emulators.slack.emulator import SlackEmulator
+from emulators.slack.webapi import CallRecord
+from emulators.slack.workspace import Ephemeral, Message
 
 
 class SlackDriver:

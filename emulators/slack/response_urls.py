@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.sandbox import blockkit
-from bot.sandbox.params import flag
-from bot.sandbox.workspace import (
+from emulators.slack import blockkit
+from emulators.slack.params import flag
+from emulators.slack.workspace import (
     RESPONSE_URL_MAX_USES,
     RESPONSE_URL_TTL_SECONDS,
     ResponseHook,

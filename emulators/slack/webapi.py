@@ -13,11 +13,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.sandbox import blockkit
-from bot.sandbox.faults import FaultPlan
-from bot.sandbox.params import flag
-from bot.sandbox.ratelimit import RateLimiter
-from bot.sandbox.workspace import Channel, Message, Workspace
+from emulators.slack import blockkit
+from emulators.slack.faults import FaultPlan
+from emulators.slack.params import flag
+from emulators.slack.ratelimit import RateLimiter
+from emulators.slack.workspace import Channel, Message, Workspace
 
 DEFAULT_SCOPES = (
     "chat:write",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from bot.sandbox.workspace import Clock
+from emulators.slack.workspace import Clock
 
 # Calls per minute for Slack's documented tiers.
 TIER_PER_MINUTE: dict[int, float] = {1: 1, 2: 20, 3: 50, 4: 100}

@@ -10,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 from sqlalchemy.orm import Session
 
-from bot.metrics import Metrics
+from bot.http.metrics import Metrics
 from bot.runtime import Runtime
 from bot.usecase import run_for_http
 from core.db import with_retry

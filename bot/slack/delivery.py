@@ -18,10 +18,10 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
-from bot.outbox.pacing import Pacer, rate_key
-from bot.outbox.queue import Claimed, Undeliverable
-from bot.outbox.render import Edit, Post, Say
+from bot.slack.pacing import Pacer, rate_key
+from bot.slack.render import Edit, Post, Say
 from bot.views import ids
+from bot.workers.queue import Claimed, Undeliverable
 
 #: Slack errors that no retry will fix: the row is given up (kept, with its error) instead of
 #: blocking every later message about the lead.

@@ -17,10 +17,10 @@ from urllib.parse import urlencode
 
 import httpx
 
-from bot.sandbox import blockkit, payloads, signing
-from bot.sandbox.emulator import SlackEmulator
-from bot.sandbox.webapi import MAX_PUSHED_VIEWS
-from bot.sandbox.workspace import Ephemeral, Message
+from emulators.slack import blockkit, payloads, signing
+from emulators.slack.emulator import SlackEmulator
+from emulators.slack.webapi import MAX_PUSHED_VIEWS
+from emulators.slack.workspace import Ephemeral, Message
 
 # Slack waits this long for an app to acknowledge a request.
 ACK_TIMEOUT_SECONDS = 3.0

@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import preflight
+from bot.cli import preflight
 from bot.runtime import Runtime, utcnow
 from core.config import ConfigError, Settings, WorkspaceConfig, describe, load_config
 from core.db import Database
@@ -106,7 +106,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.server import build_slack, build_webhooks, create_app
+    from bot.http.server import build_slack, build_webhooks, create_app
     from core.migrate import upgrade
 
     env = settings()
@@ -126,7 +126,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     slack = build_slack(runtime)
     scheduler = None
     if not args.no_scheduler:
-        from bot.scheduler import build_scheduler
+        from bot.workers.scheduler import build_scheduler
 
         scheduler = build_scheduler(runtime)
     app = create_app(runtime, slack, scheduler, build_webhooks(runtime))
@@ -155,8 +155,8 @@ def require(value: str | None, name: str) -> str:
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from bot.server import build_slack
-    from bot.webhook_cli import drain_both
+    from bot.cli.webhook import drain_both
+    from bot.http.server import build_slack
 
     env = settings()
     require(env.slack_bot_token, "SLACK_BOT_TOKEN")
@@ -182,7 +182,7 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         runtime = Runtime(settings=env, config=config, db=db, clock=clock)
         slack = build_slack(runtime, verify_token=False)
         if args.name != "outbox":
-            from bot.scheduler import JOBS
+            from bot.workers.scheduler import JOBS
 
             print(JOBS[args.name](runtime), flush=True)
         if args.retry_given_up:
@@ -293,7 +293,7 @@ def _scoring_workspace() -> tuple[WorkspaceConfig, str | None]:
 
     path = settings().config_path
     if not os.environ.get("LEADBOT_CONFIG") and not Path(path).is_file():
-        from bot.sandbox.app import packaged_config
+        from bot.cli.sandbox import packaged_config
 
         return workspace(str(packaged_config())), (
             f"no workspace config at {path}: the rules are those of the example config"
@@ -330,7 +330,7 @@ def cmd_scoring_backtest(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report))
         return 0
-    from bot.scoring_text import backtest_lines
+    from bot.cli.scoring_text import backtest_lines
 
     for line in backtest_lines(path.name, report):
         print(line)
@@ -405,13 +405,13 @@ def _print_models(work: Callable[[Any], list[str]], *, empty: str | None = None)
 
 
 def model_lines(version: Any) -> Iterator[str]:
-    from bot.scoring_text import version_lines
+    from bot.cli.scoring_text import version_lines
 
     return version_lines(version)
 
 
 def cmd_sandbox(args: argparse.Namespace) -> int:
-    from bot.sandbox.app import SandboxError, run_sandbox
+    from bot.cli.sandbox import SandboxError, run_sandbox
 
     try:
         return run_sandbox(port=args.port)
@@ -467,7 +467,7 @@ def port_number(lowest: int) -> Callable[[str], int]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from bot.scheduler import JOBS
+    from bot.workers.scheduler import JOBS
 
     parser = argparse.ArgumentParser(
         prog="leadbot",
@@ -560,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     use.add_argument("version", type=int, metavar="N")
     use.set_defaults(func=cmd_scoring_use)
 
-    from bot.webhook_cli import add_parser as add_webhook_parser
+    from bot.cli.webhook import add_parser as add_webhook_parser
 
     add_webhook_parser(commands)
 

@@ -24,27 +24,27 @@ from urllib.parse import parse_qs
 import httpx
 from sqlalchemy import func, select
 
-from bot import preflight
+from bot.cli import preflight
+from bot.http.server import SlackSide, build_slack, build_webhooks, create_app
 from bot.runtime import Runtime
-from bot.sandbox.driver import SlackDriver
-from bot.sandbox.emulator import SlackEmulator
-from bot.sandbox.favicon import favicon_ico
-from bot.sandbox.render import (
+from bot.workers.scheduler import build_scheduler
+from core.config import ConfigError, Settings, WorkspaceConfig, load_config
+from core.db import Database
+from core.migrate import upgrade
+from core.models import ApiKey, Lead
+from core.services import apikeys
+from emulators.slack.driver import SlackDriver
+from emulators.slack.emulator import SlackEmulator
+from emulators.slack.favicon import favicon_ico
+from emulators.slack.render import (
     Names,
     mrkdwn_html,
     render_blocks,
     render_conversation,
     render_view,
 )
-from bot.sandbox.seed import seed_from_config
-from bot.sandbox.serving import ThreadedServer
-from bot.scheduler import build_scheduler
-from bot.server import SlackSide, build_slack, build_webhooks, create_app
-from core.config import ConfigError, Settings, WorkspaceConfig, load_config
-from core.db import Database
-from core.migrate import upgrade
-from core.models import ApiKey, Lead
-from core.services import apikeys
+from emulators.slack.seed import seed_from_config
+from emulators.slack.serving import ThreadedServer
 
 DEFAULT_DATABASE_URL = "sqlite:///leadbot-sandbox.db"
 DEFAULT_PORT = 3000
@@ -61,7 +61,7 @@ class SandboxError(Exception):
 
 def packaged_config() -> Path:
     """The example workspace config shipped inside the package."""
-    return Path(str(files("bot.sandbox").joinpath("sandbox.toml")))
+    return Path(str(files("bot.cli").joinpath("sandbox.toml")))
 
 
 def config_path(environ: Mapping[str, str], cwd: Path) -> Path:
@@ -328,7 +328,7 @@ INITIAL_STATE = "/*INITIAL_STATE*/null"
 
 def page_html(initial: Any = None) -> bytes:
     """The page, with ``initial`` (the state it shows first) inlined as JSON."""
-    page = files("bot.sandbox").joinpath("page.html").read_text(encoding="utf-8")
+    page = files("emulators.slack").joinpath("page.html").read_text(encoding="utf-8")
     inline = json.dumps(initial).replace("<", "\\u003c")  # ASCII only, and no "</script>"
     return page.replace(INITIAL_STATE, inline, 1).encode()
 

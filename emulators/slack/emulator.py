@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any, Self
 
-from bot.sandbox.faults import Fault, FaultPlan
-from bot.sandbox.ratelimit import RateLimitConfig, RateLimiter
-from bot.sandbox.server import EmulatorHTTPServer, PageHandler
-from bot.sandbox.webapi import DEFAULT_SCOPES, CallRecord, WebApi
-from bot.sandbox.workspace import Channel, Clock, Ephemeral, Message, User, Workspace
+from emulators.slack.faults import Fault, FaultPlan
+from emulators.slack.ratelimit import RateLimitConfig, RateLimiter
+from emulators.slack.server import EmulatorHTTPServer, PageHandler
+from emulators.slack.webapi import DEFAULT_SCOPES, CallRecord, WebApi
+from emulators.slack.workspace import Channel, Clock, Ephemeral, Message, User, Workspace
 
 DEFAULT_BOT_TOKEN = "xoxb-sandbox-token"
 DEFAULT_SIGNING_SECRET = "sandbox-signing-secret"

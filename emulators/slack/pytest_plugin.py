@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.sandbox.emulator import SlackEmulator
+from emulators.slack.emulator import SlackEmulator
 
 
 @pytest.fixture

@@ -2,13 +2,13 @@
 notifier says it, after the commit, in order per lead, with retries and back-off, and records
 where each alert landed (``channel``, ``ts``) so later changes edit the same message.
 
-For each row: claim it (``bot.outbox.queue``), read its message (``core.messages``), render it
-(``bot.outbox.render``), say it (``bot.outbox.slack``), finish it (``bot.outbox.queue``). A row
+For each row: claim it (``bot.workers.queue``), read its message (``core.messages``), render it
+(``bot.slack.render``), say it (``bot.slack.delivery``), finish it (``bot.workers.queue``). A row
 no message type fits, and a Slack refusal no retry can fix, give the row up; anything else is
 tried again later.
 
 Slack's rate limits are per channel for posts (per method otherwise), so a 429 holds back only
-the rows for what it names, until the moment it names (``bot.outbox.pacing``); the client the
+the rows for what it names, until the moment it names (``bot.slack.pacing``); the client the
 notifier is given must not wait out 429s itself, or one channel's limit stalls every channel.
 """
 
@@ -25,11 +25,11 @@ from datetime import datetime, timedelta
 from slack_sdk import WebClient
 from sqlalchemy.orm import Session
 
-from bot.outbox.pacing import POST_INTERVAL
-from bot.outbox.queue import LEASE, Claimed, Leases, OutboxQueue, Undeliverable
-from bot.outbox.render import Say, render
-from bot.outbox.slack import Posted, RateLimited, SlackDelivery
 from bot.runtime import Runtime
+from bot.slack.delivery import Posted, RateLimited, SlackDelivery
+from bot.slack.pacing import POST_INTERVAL
+from bot.slack.render import Say, render
+from bot.workers.queue import LEASE, Claimed, Leases, OutboxQueue, Undeliverable
 from core import messages
 from core.models import SlackMessage
 
