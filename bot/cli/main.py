@@ -9,44 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.cli import preflight
+from bot.cli.common import UsageError, database_url, require, settings, workspace
 from bot.runtime import Runtime, utcnow
-from core.config import ConfigError, Settings, WorkspaceConfig, describe, load_config
+from core.config import ConfigError, WorkspaceConfig, load_config
 from core.db import Database
 from core.schemas import unstorable
-
-
-class UsageError(Exception):
-    """Stops the command with one line on stderr and exit status 2."""
-
-
-def settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise UsageError("; ".join(describe(exc))) from exc
-
-
-def database_url() -> str:
-    """``LEADBOT_DATABASE_URL``, once it parses and the database answers."""
-    url = settings().database_url
-    preflight.database(url)
-    return url
-
-
-def workspace(path: str | None = None) -> WorkspaceConfig:
-    path = path or settings().config_path
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        raise UsageError(
-            f"workspace config {exc.path} is not usable: {'; '.join(exc.errors)} "
-            "(run `leadbot config check` for details)"
-        ) from exc
-
 
 # --- commands --------------------------------------------------------------------------------
 
@@ -146,17 +116,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def require(value: str | None, name: str) -> str:
-    if not value:
-        raise UsageError(f"{name} is not set (see the README's configuration table)")
-    return value
-
-
 def cmd_jobs_run(args: argparse.Namespace) -> int:
     from datetime import datetime
 
-    from bot.cli.webhook import drain_both
     from bot.http.server import build_slack
+    from bot.workers.drain import drain_both
 
     env = settings()
     require(env.slack_bot_token, "SLACK_BOT_TOKEN")

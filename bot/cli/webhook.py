@@ -6,19 +6,18 @@ import argparse
 import logging
 import socket
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from bot.runtime import Runtime, utcnow
-from bot.workers.webhooks import Dispatcher, WebhookReport
+from bot.workers.webhooks import Dispatcher
 from core import webhooks
 from core.config import Settings, WorkspaceConfig
 from core.db import Database
 from core.services import webhook_endpoints as endpoints
 
 if TYPE_CHECKING:
-    from bot.workers.notifier import DrainReport, Notifier
+    pass
 
 
 def resolve(host: str, port: int) -> Sequence[str]:
@@ -52,7 +51,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
-    from bot.cli.main import UsageError, database_url, settings
+    from bot.cli.common import UsageError, database_url, settings
     from core.migrate import upgrade
 
     env = settings()
@@ -146,7 +145,7 @@ def _run(args: argparse.Namespace, env: Settings, db: Database) -> int:
 
 
 def _test(db: Database, env: Settings, endpoint_id: int) -> int:
-    from bot.cli.main import workspace
+    from bot.cli.common import workspace
 
     with db.transaction() as session:
         delivery = endpoints.queue_test(session, endpoint_id, now=utcnow())
@@ -176,42 +175,9 @@ def _test(db: Database, env: Settings, endpoint_id: int) -> int:
 
 def _config_or_none(load: Callable[[], WorkspaceConfig]) -> WorkspaceConfig:
     """The workspace config when there is one; a test send needs none."""
-    from bot.cli.main import UsageError
+    from bot.cli.common import UsageError
 
     try:
         return load()
     except UsageError:
         return WorkspaceConfig.model_construct()  # type: ignore[call-arg]
-
-
-def drain_both(runtime: Runtime, notifier: Notifier) -> tuple[DrainReport, WebhookReport]:
-    """The Slack outbox and the webhook deliveries at once, each in its own threads, so a
-    receiver that hangs does not hold up Slack; then the Slack messages that webhook delivery
-    queued meanwhile (an endpoint disabled: marketing is told)."""
-    dispatcher = Dispatcher(runtime)
-    hooks: list[WebhookReport] = []
-    failed: list[Exception] = []
-
-    def deliver() -> None:
-        try:
-            hooks.append(dispatcher.drain())
-        except Exception as exc:  # raised again below, where the command reports it in one line
-            failed.append(exc)
-
-    thread = threading.Thread(target=deliver, daemon=True)
-    thread.start()
-    try:
-        report = notifier.drain()
-        thread.join()
-    finally:
-        dispatcher.close()
-    if failed:
-        raise failed[0]
-    if hooks and hooks[0].failed:
-        more = notifier.drain()
-        report.sent += more.sent
-        report.failed += more.failed
-        report.errors += more.errors
-    if not hooks:
-        return report, WebhookReport(failed=1, errors=["webhook delivery stopped (see the log)"])
-    return report, hooks[0]

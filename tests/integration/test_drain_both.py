@@ -6,7 +6,7 @@ import threading
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from bot.cli import webhook as webhook_cli
+from bot.workers import drain
 from bot.workers.notifier import DrainReport
 from bot.workers.webhooks import Dispatcher
 
@@ -29,10 +29,10 @@ def test_a_database_error_in_the_webhook_thread_reaches_the_caller(runtime, monk
     monkeypatch.setattr(threading, "excepthook", lambda args: seen.append(args))
     slack = SlackSide()
     with pytest.raises(OperationalError, match="server closed the connection"):
-        webhook_cli.drain_both(runtime, slack)
+        drain.drain_both(runtime, slack)
     assert slack.drained == 1 and seen == []  # Slack was drained; no thread traceback
 
 
 def test_both_sides_report(runtime):
-    report, hooks = webhook_cli.drain_both(runtime, SlackSide())
+    report, hooks = drain.drain_both(runtime, SlackSide())
     assert (report.sent, hooks.delivered, hooks.failed) == (2, 0, 0)
