@@ -196,3 +196,38 @@ def records(data: bytes, encoding: str) -> Iterator[Record]:
         bad = [(n, problems.pop(n)) for n in range(start, done + 1) if n in problems]
         if cells:
             yield Record(start, cells, f"line {bad[0][0]}: {bad[0][1]}" if bad else None)
+
+
+#: Column headers a lead field is recognised by, in imports and in history files alike.
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "email": ("email", "e-mail", "email address", "e-mail address", "mail", "work email"),
+    "first_name": ("first name", "firstname", "given name", "first"),
+    "last_name": ("last name", "lastname", "surname", "family name", "last"),
+    "title": ("title", "job title", "position", "role"),
+    "company": (
+        "company",
+        "company name",
+        "organization",
+        "organisation",
+        "account",
+        "account name",
+    ),
+    "company_size": ("company size", "employees", "number of employees", "headcount", "size"),
+    "industry": ("industry", "sector"),
+    "country": ("country", "country code"),
+    "phone": ("phone", "phone number", "telephone", "mobile"),
+    "source": ("source", "lead source"),
+    "campaign": ("campaign", "campaign name"),
+}
+
+
+def header_key(header: str) -> str:
+    return re.sub(r"[\s_\-]+", " ", header.strip().lower()).strip()
+
+
+_LOOKUP = {header_key(alias): name for name, aliases in HEADER_ALIASES.items() for alias in aliases}
+
+
+def lead_field(header: str) -> str | None:
+    """The lead field a column of this header fills (the same for imports and histories)."""
+    return _LOOKUP.get(header_key(header))

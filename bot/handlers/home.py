@@ -19,7 +19,7 @@ from core import access
 from core.lifecycle import QUALIFIED
 from core.models import Lead
 from core.services import leadops, offers, reports
-from core.services.stages import stage_entry
+from core.services.leads import stage_entry
 
 
 def build_home(runtime: Runtime, user: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from core.config import WorkspaceConfig
 from core.models import Lead
 from core.services import leads as lead_queries
 from core.services import learning, qualification
-from core.services.stages import stage_entry
+from core.services.leads import stage_entry
 
 
 def card_of(lead: Lead) -> LeadCard:

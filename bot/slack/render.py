@@ -41,7 +41,8 @@ from core.messages import (
 )
 from core.models import Lead, Offer, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE
-from core.services.stages import latest_transition, stage_entry
+from core.services.leads import stage_entry
+from core.services.stages import latest_transition
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ before anything is written, so importing a file twice changes nothing the second
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,33 +25,7 @@ from core.services.intake import Outcome, normalize_email, upsert_many
 
 CHUNK = 500
 
-ALIASES: dict[str, tuple[str, ...]] = {
-    "email": ("email", "e-mail", "email address", "e-mail address", "mail", "work email"),
-    "first_name": ("first name", "firstname", "given name", "first"),
-    "last_name": ("last name", "lastname", "surname", "family name", "last"),
-    "title": ("title", "job title", "position", "role"),
-    "company": (
-        "company",
-        "company name",
-        "organization",
-        "organisation",
-        "account",
-        "account name",
-    ),
-    "company_size": ("company size", "employees", "number of employees", "headcount", "size"),
-    "industry": ("industry", "sector"),
-    "country": ("country", "country code"),
-    "phone": ("phone", "phone number", "telephone", "mobile"),
-    "source": ("source", "lead source"),
-    "campaign": ("campaign", "campaign name"),
-}
-
-
-def _key(header: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", header.strip().lower()).strip()
-
-
-_LOOKUP = {_key(alias): name for name, aliases in ALIASES.items() for alias in aliases}
+ALIASES = csvread.HEADER_ALIASES
 
 
 @dataclass
@@ -80,7 +53,7 @@ def map_headers(headers: list[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
     used: set[str] = set()
     for header in headers:
-        name = _LOOKUP.get(_key(header))
+        name = csvread.lead_field(header)
         if name and name not in used:
             mapping[header] = name
             used.add(name)

@@ -23,6 +23,7 @@ from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
 from core.scoring import Decision, ScoredEvent, decide, score_lead
 from core.services import learning
+from core.services.leads import profile_of
 from core.services.offers import offer_lead
 from core.services.owners import QUALIFIED_AGAIN, change_owner
 from core.services.stages import transition
@@ -31,18 +32,6 @@ from core.services.stages import transition
 #: event is taken as happening now. Further ahead is refused.
 CLOCK_SKEW = timedelta(minutes=5)
 QUALIFY_FROM = frozenset({Stage.LEAD, Stage.NURTURE})
-PROFILE_FIELDS = (
-    "first_name",
-    "last_name",
-    "title",
-    "company",
-    "company_size",
-    "industry",
-    "country",
-    "phone",
-    "source",
-    "campaign",
-)
 
 EVENTS = cast(Table, Event.__table__)
 
@@ -75,12 +64,6 @@ class EventsResult:
 
 def normalize_email(email: str) -> str:
     return email.strip().lower()
-
-
-def profile_of(lead: Lead) -> dict[str, Any]:
-    values = {name: getattr(lead, name) for name in PROFILE_FIELDS}
-    values["properties"] = lead.properties or {}
-    return values
 
 
 def new_lead_values(email: str, now: datetime) -> dict[str, Any]:

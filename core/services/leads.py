@@ -22,6 +22,27 @@ class BadCursor(ValueError):
     pass
 
 
+#: The lead fields that describe the person (what scoring and learning read).
+PROFILE_FIELDS = (
+    "first_name",
+    "last_name",
+    "title",
+    "company",
+    "company_size",
+    "industry",
+    "country",
+    "phone",
+    "source",
+    "campaign",
+)
+
+
+def profile_of(lead: Lead) -> dict[str, Any]:
+    values = {name: getattr(lead, name) for name in PROFILE_FIELDS}
+    values["properties"] = lead.properties or {}
+    return values
+
+
 def get_lead(session: Session, lead_id: int, *, lock: bool = False) -> Lead:
     """The lead (locked for update with ``lock``); :class:`UnknownLead` if there is none."""
     query = select(Lead).where(Lead.id == lead_id)
@@ -41,11 +62,18 @@ def owner_history(session: Session, lead_id: int) -> list[OwnerChange]:
     )
 
 
+def stage_entry(session: Session, lead: Lead) -> StageTransition | None:
+    """The transition that put the lead in its current stage."""
+    return session.scalars(
+        select(StageTransition)
+        .where(StageTransition.lead_id == lead.id, StageTransition.to_stage == lead.stage)
+        .order_by(StageTransition.at.desc(), StageTransition.id.desc())
+        .limit(1)
+    ).first()
+
+
 def current_offer(session: Session, lead: Lead) -> Offer | None:
     """The open offer on the lead's current stage entry (an MQL/PQL offered to one rep)."""
-    # Imported here: stages reaches this module through the webhook events it records.
-    from core.services.stages import stage_entry
-
     if Stage(lead.stage) not in QUALIFIED:
         return None
     entry = stage_entry(session, lead)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from core import csvread
 from core.config import WorkspaceConfig
 from core.learning.backtest import BacktestError, Options, compare, run, split
 from core.learning.features import Happened, feature_label, lead_features
@@ -23,7 +24,7 @@ from core.learning.model import Explanation, Model, TrainingError, train
 from core.learning.table import TableError, read_table
 from core.models import Event, Lead, ScoringModel, StageTransition
 from core.scoring import fit_score
-from core.services import intake
+from core.services.leads import profile_of
 
 
 class LearningError(Exception):
@@ -32,11 +33,9 @@ class LearningError(Exception):
 
 def header_fields(headers: Sequence[str]) -> dict[str, str]:
     """Header -> lead field, exactly as the CSV import maps it (the first header per field)."""
-    from core.services import imports  # the import module itself rests on intake
-
     fields: dict[str, str] = {}
     for header in headers:
-        name = imports._LOOKUP.get(imports._key(header))
+        name = csvread.lead_field(header)
         if name and name not in fields.values():
             fields[header] = name
     return fields
@@ -107,7 +106,7 @@ def database_samples(
     samples = []
     for lead in session.scalars(select(Lead).where(Lead.id.in_(labelled.keys()))):
         moment, outcome_label = labelled[lead.id]
-        profile = intake.profile_of(lead)
+        profile = profile_of(lead)
         samples.append(
             Sample(
                 lead.id,
@@ -389,7 +388,7 @@ def likelihood_of(
             select(Event.type, Event.occurred_at).where(Event.lead_id == lead.id)
         )
     ]
-    explanation = model.explain(lead_features(intake.profile_of(lead), events, as_of=now))
+    explanation = model.explain(lead_features(profile_of(lead), events, as_of=now))
     return Likelihood(explanation.probability, version, explanation)
 
 

@@ -27,8 +27,8 @@ from core.messages import AlertRefresh, OfferDm, RoutingFallback, enqueue
 from core.models import AwayPeriod, Lead, Offer, Rotation, StageTransition
 from core.refusals import Refused
 from core.routing import Candidate, Choice, choose_rep
+from core.services.leads import stage_entry
 from core.services.owners import WINDOW_ENDED, change_owner
-from core.services.stages import stage_entry
 
 OPEN_VALUES = tuple(stage.value for stage in OPEN)
 

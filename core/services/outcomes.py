@@ -36,7 +36,7 @@ from core.lifecycle import QUALIFIED, Stage
 from core.models import Event, Lead, StageTransition
 from core.scoring import match_rule
 from core.services.handoff import REASONS_BY_CODE
-from core.services.intake import profile_of
+from core.services.leads import profile_of
 from core.services.reports import reason_label
 
 #: The fewest cases a rate is computed from; below it only the counts are given.

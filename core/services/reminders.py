@@ -69,8 +69,7 @@ from core.messages import (
 )
 from core.models import Lead, ReminderBasis, ReminderSnooze, SentReminder, StageTransition
 from core.refusals import Refused
-from core.services.leads import get_lead
-from core.services.stages import stage_entry
+from core.services.leads import get_lead, stage_entry
 
 #: The SLA levels of each open stage, in the order they come due.
 LEVELS: dict[Stage, tuple[str, ...]] = {

@@ -13,6 +13,7 @@ from core.lifecycle import OPEN, Stage, check_move
 from core.models import Lead, StageTransition
 from core.refusals import Refusal
 from core.services import webhook_events
+from core.services.leads import stage_entry
 
 _UNSET: Any = object()
 
@@ -38,16 +39,6 @@ def latest_transition(session: Session, lead_id: int) -> StageTransition | None:
     return session.scalars(
         select(StageTransition)
         .where(StageTransition.lead_id == lead_id)
-        .order_by(StageTransition.at.desc(), StageTransition.id.desc())
-        .limit(1)
-    ).first()
-
-
-def stage_entry(session: Session, lead: Lead) -> StageTransition | None:
-    """The transition that put the lead in its current stage."""
-    return session.scalars(
-        select(StageTransition)
-        .where(StageTransition.lead_id == lead.id, StageTransition.to_stage == lead.stage)
         .order_by(StageTransition.at.desc(), StageTransition.id.desc())
         .limit(1)
     ).first()
