@@ -26,9 +26,16 @@ class Runtime:
     #: Reps whose Slack status says they are away, and why (``[routing] use_slack_status``);
     #: set by the Slack side, read before a transaction that may offer a lead.
     away_by_status: Callable[[], Mapping[str, str]] = lambda: {}
+    #: Called with (queue, result) after each delivery attempt of any queue: ``slack`` or
+    #: ``webhooks``, and ``delivered``, ``failed`` or ``given_up`` (the metrics count them).
+    delivery_listeners: list[Callable[[str, str], None]] = field(default_factory=list)
 
     def now(self) -> datetime:
         return self.clock()
+
+    def attempted(self, queue: str, result: str) -> None:
+        for listener in self.delivery_listeners:
+            listener(queue, result)
 
     def outbox_changed(self) -> None:
         for listener in self.outbox_listeners:

@@ -239,12 +239,12 @@ class Outbox(Base):
     next_attempt_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
-    sent_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
     # Set when Slack refused for good (a deleted channel, a deleted message, invalid blocks):
     # the row stays, with its error, for people to see, and stops holding up the lead's queue.
     gave_up_at: Mapped[datetime | None]
 
-    __table_args__ = (Index(None, "sent_at", "next_attempt_at"),)
+    __table_args__ = (Index(None, "delivered_at", "next_attempt_at"),)
 
 
 class SlackMessage(Base):
@@ -468,7 +468,7 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     delivered_at: Mapped[datetime | None]
     # Tried for 3 days without success: kept for `webhook deliveries --failed` and `retry`.
-    failed_at: Mapped[datetime | None]
+    gave_up_at: Mapped[datetime | None]
 
     __table_args__ = (
         Index(None, "delivered_at", "next_attempt_at"),

@@ -52,7 +52,7 @@ class LeadCounts(Collector):
                 select(Lead.stage, Lead.team, func.count()).group_by(Lead.stage, Lead.team)
             )
             counts = [(stage, team, int(count)) for stage, team, count in rows]
-            unsent = Outbox.sent_at.is_(None)
+            unsent = Outbox.delivered_at.is_(None)
             waiting = session.scalar(
                 select(func.count()).where(unsent, Outbox.gave_up_at.is_(None))
             )
@@ -93,7 +93,7 @@ class WebhookCounts(Collector):
         d = WebhookDelivery
         state = case(
             (d.delivered_at.is_not(None), "delivered"),
-            (d.failed_at.is_not(None), "given_up"),
+            (d.gave_up_at.is_not(None), "given_up"),
             (d.last_error.is_not(None), "retrying"),
             else_="pending",
         )
@@ -142,6 +142,13 @@ class Metrics:
             ["stage", "team"],
             registry=self.registry,
         )
+        self.deliveries = Counter(
+            "leadbot_delivery_attempts",
+            "Delivery attempts made by this process, by queue (slack, webhooks) and result"
+            " (delivered, failed, given_up)",
+            ["queue", "result"],
+            registry=self.registry,
+        )
         self.webhook_attempts = Counter(
             "leadbot_webhook_attempts",
             "Webhook delivery attempts made by this process, by result (delivered, failed)",
@@ -150,3 +157,8 @@ class Metrics:
         )
         self.registry.register(LeadCounts(db))
         self.registry.register(WebhookCounts(db))
+
+    def attempted(self, queue: str, result: str) -> None:
+        self.deliveries.labels(queue, result).inc()
+        if queue == "webhooks":
+            self.webhook_attempts.labels(result).inc()

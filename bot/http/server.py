@@ -25,8 +25,9 @@ from bot.runtime import Runtime
 from bot.slack.app import build_app
 from bot.slack.client import build_web_client, mount_slack
 from bot.slack.presence import SlackPresence, presence_client
-from bot.workers.notifier import Notifier, NotifierWorker
-from bot.workers.webhooks import Dispatcher, WebhookWorker
+from bot.workers.notifier import Notifier, notifier_worker
+from bot.workers.webhooks import Dispatcher, webhook_worker
+from bot.workers.worker import DeliveryWorker
 from core.config import key_path
 
 MAX_BODY = 1024 * 1024
@@ -89,7 +90,7 @@ class SlackSide:
     client: WebClient
     bolt: App
     notifier: Notifier
-    worker: NotifierWorker
+    worker: DeliveryWorker
     presence: SlackPresence
 
 
@@ -105,16 +106,17 @@ def build_slack(runtime: Runtime, *, verify_token: bool = True) -> SlackSide:
     notifier = Notifier(
         runtime, build_web_client(token, runtime.settings.slack_api_url, rate_limit_retries=0)
     )
-    worker = NotifierWorker(notifier)
+    worker = notifier_worker(notifier)
     runtime.outbox_listeners.append(worker.wake)
     return SlackSide(
         client, build_app(runtime, client, verify_token=verify_token), notifier, worker, presence
     )
 
 
-def build_webhooks(runtime: Runtime) -> WebhookWorker:
+def build_webhooks(runtime: Runtime) -> DeliveryWorker:
     """The webhook delivery threads, woken by every commit that queues something."""
-    worker = WebhookWorker(Dispatcher(runtime))
+    dispatcher = Dispatcher(runtime)
+    worker = webhook_worker(dispatcher)
     runtime.outbox_listeners.append(worker.wake)
     return worker
 
@@ -123,7 +125,7 @@ def create_app(
     runtime: Runtime,
     slack: SlackSide | None = None,
     scheduler: BaseScheduler | None = None,
-    webhooks: WebhookWorker | None = None,
+    webhooks: DeliveryWorker | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -151,10 +153,7 @@ def create_app(
     )
     app.state.runtime = runtime
     app.state.metrics = metrics = Metrics(runtime.db)
-    if webhooks:
-        webhooks.dispatcher.on_outcome = lambda _attempt, outcome: metrics.webhook_attempts.labels(
-            "delivered" if outcome.ok else "failed"
-        ).inc()
+    runtime.delivery_listeners.append(metrics.attempted)
 
     @app.exception_handler(RequestValidationError)
     async def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:

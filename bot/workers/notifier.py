@@ -15,7 +15,6 @@ notifier is given must not wait out 429s itself, or one channel's limit stalls e
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from bot.slack.delivery import Posted, RateLimited, SlackDelivery
 from bot.slack.pacing import POST_INTERVAL
 from bot.slack.render import Say, render
 from bot.workers.queue import LEASE, Claimed, Leases, OutboxQueue, Undeliverable
+from bot.workers.worker import DeliveryWorker, Pause
 from core import messages
 from core.models import SlackMessage
 
@@ -189,6 +189,7 @@ class Notifier:
         return self.queue.claim()
 
     def succeeded(self, claimed: Claimed, posted: Posted | None) -> None:
+        self.runtime.attempted("slack", "delivered")
         alert_of = posted.alert_of if posted else None
         if posted is None or alert_of is None or claimed.lead_id is None:
             self.queue.succeeded(claimed)
@@ -211,46 +212,18 @@ class Notifier:
 
     def failed(self, claimed: Claimed, error: Undeliverable) -> None:
         self.queue.failed(claimed, error)
+        self.runtime.attempted("slack", "given_up" if error.permanent else "failed")
 
     def retry_given_up(self) -> int:
         return self.queue.retry_given_up()
 
 
-class NotifierWorker:
-    """Drains the outbox in a background thread: woken right after a commit that added rows,
-    and every ``interval`` seconds for retries that came due."""
+def notifier_worker(notifier: Notifier, interval: float = 5.0) -> DeliveryWorker:
+    """The Slack outbox in one background thread: one drain per wake-up (every commit that
+    added rows) and every ``interval`` seconds for retries that came due."""
 
-    def __init__(self, notifier: Notifier, interval: float = 5.0) -> None:
-        self.notifier = notifier
-        self.interval = interval
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="leadbot-notifier", daemon=True)
+    def work(pause: Pause) -> bool:
+        notifier.drain(wait=pause)
+        return False
 
-    def start(self) -> None:
-        self._thread.start()
-
-    def wake(self) -> None:
-        self._wake.set()
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
-
-    def _pause(self, seconds: float) -> bool:
-        """The drain's wait for a rate-limited channel: cut short by new rows or by stop()."""
-        self._wake.wait(seconds)
-        self._wake.clear()
-        return self._stop.is_set()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
-            if self._stop.is_set():
-                break
-            try:
-                self.notifier.drain(wait=self._pause)
-            except Exception:  # the loop must outlive a database hiccup; the row stays queued
-                log.exception("outbox drain failed; will try again")
+    return DeliveryWorker("leadbot-notifier", work, interval=interval)

@@ -1,15 +1,6 @@
-"""The outbox queue protocol: who takes which row, for how long, and what is recorded after.
-
-1. claim: in a short transaction, take the oldest due row whose lead has no earlier unsent row
-   (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so several processes never take the same row),
-   count the attempt and lease it for ``LEASE``; commit.
-2. (the delivery, outside any transaction, while :class:`Leases` renews the lease; a row can
-   also be given back untried with :meth:`OutboxQueue.defer`.) A worker that dies (kill -9, a
-   lost machine) stops renewing, so its row, and with it every later message about that lead,
-   is free for another worker within one lease.
-3. finish: mark it sent, or store the error and when to try again, or give it up when trying
-   again cannot help. Nothing is ever dropped: a row that keeps failing stays, with its last
-   error; a given-up row stays too and no longer holds up the lead's later rows.
+"""The Slack outbox on the one delivery protocol (:mod:`core.queue`): claims as
+:class:`Claimed` rows, outcomes recorded in short transactions of their own, and the heartbeat
+(:class:`Leases`) that renews a worker's leases while it delivers, however slow Slack is.
 """
 
 from __future__ import annotations
@@ -22,19 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, exists, select, update
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from core.db import Database
 from core.models import Outbox
+from core.queue import Queue, backoff
 
 log = logging.getLogger(__name__)
 
 #: How long a claimed row is its worker's: renewed every quarter lease while the worker is
 #: delivering (however slow Slack is), so it runs out only when that worker is gone.
 LEASE = timedelta(seconds=20)
-MAX_BACKOFF = timedelta(minutes=15)
 
 
 class Undeliverable(Exception):
@@ -59,37 +49,8 @@ class Claimed:
     created_at: datetime
 
 
-def backoff(attempts: int, retry_after: float | None = None) -> timedelta:
-    if retry_after is not None:
-        return timedelta(seconds=max(1.0, retry_after))
-    return min(MAX_BACKOFF, timedelta(seconds=5 * 2 ** max(0, attempts - 1)))
-
-
-def _claimable() -> Select[Outbox]:
-    earlier = aliased(Outbox)
-    blocked = exists().where(
-        earlier.lead_id == Outbox.lead_id,
-        earlier.sent_at.is_(None),
-        earlier.gave_up_at.is_(None),
-        earlier.id < Outbox.id,
-    )
-    return (
-        select(Outbox)
-        .where(
-            Outbox.sent_at.is_(None),
-            Outbox.gave_up_at.is_(None),
-            Outbox.next_attempt_at <= bindparam("now"),
-            ~blocked,
-        )
-        .order_by(Outbox.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=Outbox)
-    )
-
-
-#: The oldest due row whose lead has no earlier unsent row. Built once: a claim comes right
-#: after every commit that queues a message, and building the statement cost more than running it.
-CLAIMABLE = _claimable()
+#: The outbox on the one protocol: rows about one lead go out in order.
+OUTBOX: Queue[Outbox] = Queue(Outbox, key=("lead_id",))
 
 
 class OutboxQueue:
@@ -101,13 +62,11 @@ class OutboxQueue:
         self.lease = lease
 
     def claim(self) -> Claimed | None:
-        now = self.clock()
         with self.db.transaction() as session:
-            row = session.scalars(CLAIMABLE, {"now": now}).first()
-            if row is None:
+            found = OUTBOX.claim(session, self.clock(), self.lease)
+            if found is None:
                 return None
-            row.attempts += 1
-            row.next_attempt_at = now + self.lease
+            row = found[0]
             return Claimed(
                 row.id, row.kind, row.lead_id, dict(row.payload), row.attempts, row.created_at
             )
@@ -115,23 +74,10 @@ class OutboxQueue:
     def renew_leases(self, claims: Iterable[Claimed]) -> set[int]:
         """Extend the leases of rows this worker holds, in one transaction; the ids of those
         that are no longer ours (finished, or taken over after a lease ran out)."""
-        lost: set[int] = set()
         with self.db.transaction() as session:
-            until = self.clock() + self.lease
-            for claimed in claims:
-                result = session.execute(
-                    update(Outbox)
-                    .where(
-                        Outbox.id == claimed.id,
-                        Outbox.attempts == claimed.attempts,
-                        Outbox.sent_at.is_(None),
-                    )
-                    .values(next_attempt_at=until)
-                    .execution_options(synchronize_session=False)
-                )
-                if not result.rowcount:  # type: ignore[attr-defined]
-                    lost.add(claimed.id)
-        return lost
+            return OUTBOX.renew(
+                session, [(c.id, c.attempts) for c in claims], self.clock() + self.lease
+            )
 
     @contextmanager
     def leases(self) -> Iterator[Leases]:
@@ -146,16 +92,7 @@ class OutboxQueue:
         """Give a claimed row back untried, due again at ``until``: Slack was not asked (or
         refused with 429 and did nothing), so the attempt does not count."""
         with self.db.transaction() as session:
-            session.execute(
-                update(Outbox)
-                .where(
-                    Outbox.id == claimed.id,
-                    Outbox.attempts == claimed.attempts,
-                    Outbox.sent_at.is_(None),
-                )
-                .values(attempts=claimed.attempts - 1, next_attempt_at=until)
-                .execution_options(synchronize_session=False)
-            )
+            OUTBOX.defer(session, claimed.id, claimed.attempts, until)
 
     def succeeded(
         self, claimed: Claimed, record: Callable[[Session, datetime], None] | None = None
@@ -163,13 +100,8 @@ class OutboxQueue:
         """Mark the row sent; ``record`` writes what the delivery left behind (where an alert
         landed) in the same transaction."""
         with self.db.transaction() as session:
-            row = self._still_ours(session, claimed)
-            if row is None:
-                return
             now = self.clock()
-            row.sent_at = now
-            row.last_error = None
-            if record is not None:
+            if OUTBOX.delivered(session, claimed.id, claimed.attempts, now) and record:
                 record(session, now)
 
     def failed(self, claimed: Claimed, error: Undeliverable) -> None:
@@ -180,38 +112,22 @@ class OutboxQueue:
             claimed.attempts,
             error,
         )
+        if error.permanent:
+            log.error("outbox %s (%s) given up: %s", claimed.id, claimed.kind, error)
         with self.db.transaction() as session:
-            row = self._still_ours(session, claimed)
-            if row is None:
-                return
-            row.last_error = str(error)[:2000]
             now = self.clock()
-            if error.permanent:
-                log.error("outbox %s (%s) given up: %s", claimed.id, claimed.kind, error)
-                row.gave_up_at = now
-            else:
-                row.next_attempt_at = now + backoff(claimed.attempts, error.retry_after)
+            retry_at = (
+                None if error.permanent else now + backoff(claimed.attempts, error.retry_after)
+            )
+            OUTBOX.failed(
+                session, claimed.id, claimed.attempts, str(error), now=now, retry_at=retry_at
+            )
 
     def retry_given_up(self) -> int:
         """Queue every given-up row again (after fixing what Slack refused, e.g. inviting the
         bot to a channel); returns how many."""
         with self.db.transaction() as session:
-            rows = session.scalars(
-                select(Outbox).where(Outbox.sent_at.is_(None), Outbox.gave_up_at.is_not(None))
-            ).all()
-            for row in rows:
-                row.gave_up_at = None
-                row.next_attempt_at = self.clock()
-            return len(rows)
-
-    @staticmethod
-    def _still_ours(session: Session, claimed: Claimed) -> Outbox | None:
-        """The row, unless it was finished meanwhile or another worker took it over after our
-        lease ran out (its ``attempts`` moved on): then the outcome is that worker's to record."""
-        row = session.get(Outbox, claimed.id, with_for_update=True)
-        if row is None or row.sent_at is not None or row.attempts != claimed.attempts:
-            return None
-        return row
+            return OUTBOX.retry_given_up(session, self.clock())
 
 
 class Leases:

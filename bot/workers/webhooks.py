@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +21,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from bot.runtime import Runtime
+from bot.workers.worker import DeliveryWorker
 from core.services import webhook_delivery
 from core.services.webhook_delivery import Attempt
 
@@ -94,14 +94,12 @@ class Dispatcher:
         *,
         timeout: float | None = None,
         rest: float | None = None,
-        on_outcome: Callable[[Attempt, Outcome], None] | None = None,
     ) -> None:
         self.runtime = runtime
         self.timeout = timeout if timeout is not None else runtime.settings.webhook_timeout
         # Longer than an attempt can take, so a live attempt's row is never taken over.
         self.lease = timedelta(seconds=3 * self.timeout + 5)
         self.rest = rest  # seconds an endpoint rests after a failure; None: until reset()
-        self.on_outcome = on_outcome
         self.client = httpx.Client(
             timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False
         )
@@ -187,8 +185,7 @@ class Dispatcher:
             if recorded.disabled:
                 log.error("webhook endpoint %s disabled: %s", attempt.endpoint_id, error)
                 self.runtime.outbox_changed()  # marketing is told through the Slack outbox
-        if self.on_outcome:
-            self.on_outcome(attempt, outcome)
+        self.runtime.attempted("webhooks", "delivered" if outcome.ok else "failed")
 
     def drain(self, threads: int = THREADS) -> WebhookReport:
         """One round: deliver everything due (each failing endpoint tried once), in parallel
@@ -211,56 +208,17 @@ class Dispatcher:
         return self.report
 
 
-class WebhookWorker:
-    """``threads`` background threads that deliver webhooks continuously: woken after a
-    commit that queued something, and every ``interval`` seconds for retries that came due."""
-
-    def __init__(
-        self,
-        dispatcher: Dispatcher,
-        *,
-        threads: int = THREADS,
-        interval: float = 2.0,
-    ) -> None:
-        self.dispatcher = dispatcher
-        dispatcher.rest = interval
-        self.interval = interval
-        self._wake = threading.Condition()
-        self._woken = 0
-        self._stop = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._run, name=f"leadbot-webhooks-{n}", daemon=True)
-            for n in range(threads)
-        ]
-
-    def start(self) -> None:
-        for thread in self._threads:
-            thread.start()
-
-    def wake(self) -> None:
-        with self._wake:
-            self._woken += 1
-            self._wake.notify_all()
-
-    def stop(self, timeout: float = 15.0) -> None:
-        self._stop.set()
-        self.wake()
-        deadline = time.monotonic() + timeout
-        for thread in self._threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
-        self.dispatcher.close()
-
-    def _run(self) -> None:
-        seen = -1
-        while not self._stop.is_set():
-            try:
-                busy = self.dispatcher.step()
-            except Exception:  # a database hiccup must not end the thread; the row stays queued
-                log.exception("webhook delivery failed; will try again")
-                busy = False
-            if busy:
-                continue
-            with self._wake:
-                if self._woken == seen and not self._stop.is_set():
-                    self._wake.wait(self.interval)
-                seen = self._woken
+def webhook_worker(
+    dispatcher: Dispatcher, *, threads: int = THREADS, interval: float = 2.0
+) -> DeliveryWorker:
+    """``threads`` background threads that deliver webhooks one row at a time: woken after a
+    commit that queued something, and every ``interval`` seconds for retries that came due (a
+    failed endpoint rests that long)."""
+    dispatcher.rest = interval
+    return DeliveryWorker(
+        "leadbot-webhooks",
+        lambda _pause: dispatcher.step(),
+        threads=threads,
+        interval=interval,
+        on_stop=dispatcher.close,
+    )

@@ -1,13 +1,10 @@
 """The bookkeeping of webhook delivery; the HTTP call itself is bot/webhooks.py's.
 
-One delivery row per (event, endpoint), the protocol of the Slack outbox:
-1. claim: in a short transaction, take the oldest due row of an enabled endpoint whose
-   (lead, endpoint) has no earlier row still waiting (``FOR UPDATE SKIP LOCKED`` on PostgreSQL,
-   so several processes never take the same row), count the attempt and lease the row; commit.
-2. send, outside any transaction, with the event's ``webhook-id`` (the same on every retry).
-3. record: delivered on a 2xx; otherwise the error and the next attempt by the retry schedule.
-   410 Gone disables the endpoint; so do 3 days of failures; marketing is told, once.
-A row given up after 3 days stops holding up the lead's later rows and stays for
+One delivery row per (event, endpoint), on the one delivery protocol (:mod:`core.queue`),
+ordered per (endpoint, lead), of enabled endpoints only. Sent with the event's ``webhook-id``
+(the same on every retry); delivered on a 2xx, otherwise the error and the next attempt by the
+retry schedule. 410 Gone disables the endpoint; so do 3 days of failures; marketing is told,
+once. A row given up after 3 days stops holding up the lead's later rows and stays for
 ``webhook deliveries --failed`` and ``webhook retry``.
 """
 
@@ -16,16 +13,13 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import exists, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from core import webhooks
 from core.messages import WebhookDisabled, enqueue
 from core.models import WebhookDelivery, WebhookEndpoint, WebhookEvent
-
-MAX_ERROR = 2000
+from core.queue import MAX_ERROR, Queue
 
 
 @dataclass(frozen=True)
@@ -51,8 +45,14 @@ class Recorded:
     gave_up: bool = False
 
 
-def _waiting(row: Any) -> list[Any]:
-    return [row.delivered_at.is_(None), row.failed_at.is_(None)]
+#: The webhook deliveries on the one protocol: in order per (endpoint, lead).
+DELIVERIES: Queue[WebhookDelivery] = Queue(WebhookDelivery, key=("endpoint_id", "lead_id"))
+CLAIMABLE = (
+    DELIVERIES.claimable(WebhookEndpoint.disabled_at.is_(None))
+    .add_columns(WebhookEndpoint, WebhookEvent)
+    .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
+    .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
+)
 
 
 def claim(
@@ -65,38 +65,16 @@ def claim(
 ) -> Attempt | None:
     """Lease the next due delivery (none of the endpoints in ``exclude``; the delivery
     ``only``, if given and due), or None."""
-    earlier = aliased(WebhookDelivery)
-    blocked = exists().where(
-        earlier.endpoint_id == WebhookDelivery.endpoint_id,
-        earlier.lead_id == WebhookDelivery.lead_id,
-        earlier.id < WebhookDelivery.id,
-        *_waiting(earlier),
-    )
-    query = (
-        select(WebhookDelivery, WebhookEndpoint, WebhookEvent)
-        .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-        .join(WebhookEvent, WebhookEvent.id == WebhookDelivery.event_id)
-        .where(
-            *_waiting(WebhookDelivery),
-            WebhookDelivery.next_attempt_at <= now,
-            WebhookEndpoint.disabled_at.is_(None),
-            ~blocked,
-        )
-        .order_by(WebhookDelivery.id)
-        .limit(1)
-        .with_for_update(skip_locked=True, of=WebhookDelivery)
-    )
+    query = CLAIMABLE
     if exclude:
         query = query.where(WebhookDelivery.endpoint_id.not_in(list(exclude)))
     if only is not None:
         query = query.where(WebhookDelivery.id == only)
-    found = session.execute(query).first()
+    found = DELIVERIES.claim(session, now, lease, query)
     if found is None:
         return None
     delivery, endpoint, event = found
-    delivery.attempts += 1
     delivery.last_attempt_at = now
-    delivery.next_attempt_at = now + lease
     return Attempt(
         delivery.id,
         endpoint.id,
@@ -109,21 +87,11 @@ def claim(
     )
 
 
-def _still_ours(session: Session, attempt: Attempt) -> WebhookDelivery | None:
-    """The row, unless it was finished meanwhile or taken over after our lease ran out."""
-    row = session.get(WebhookDelivery, attempt.delivery_id, with_for_update=True)
-    if row is None or row.delivered_at is not None or row.attempts != attempt.attempts:
-        return None
-    return row
-
-
 def delivered(session: Session, attempt: Attempt, status: int, now: datetime) -> None:
-    row = _still_ours(session, attempt)
+    row = DELIVERIES.delivered(session, attempt.delivery_id, attempt.attempts, now)
     if row is None:
         return
-    row.delivered_at = now
     row.last_status = status
-    row.last_error = None
     endpoint = session.get(WebhookEndpoint, attempt.endpoint_id)
     if endpoint is not None:
         endpoint.failing_since = None
@@ -133,26 +101,25 @@ def failed(
     session: Session, attempt: Attempt, *, status: int | None, error: str, now: datetime
 ) -> Recorded:
     """Record a failed attempt: schedule the next one, or give up, or disable the endpoint."""
-    row = _still_ours(session, attempt)
+    row = DELIVERIES.still_ours(session, attempt.delivery_id, attempt.attempts)
     if row is None:
         return Recorded()
     row.last_status = status
-    row.last_error = error[:MAX_ERROR]
     endpoint = session.get(WebhookEndpoint, attempt.endpoint_id, with_for_update=True)
     if endpoint is None:
+        row.last_error = error[:MAX_ERROR]
         return Recorded()
     if status == 410:
         # The receiver says the endpoint is gone for good; the row waits, due at once, in case
         # an operator enables the endpoint again.
+        row.last_error = error[:MAX_ERROR]
         row.next_attempt_at = now
         return Recorded(disabled=disable(session, endpoint, "the receiver answered 410 Gone", now))
     following = webhooks.next_attempt(row.attempts, row.created_at, now)
     gave_up = following is None
-    if following is None:
-        row.failed_at = now
-        row.next_attempt_at = now
-    else:
-        row.next_attempt_at = following
+    DELIVERIES.failed(
+        session, attempt.delivery_id, attempt.attempts, error, now=now, retry_at=following
+    )
     if endpoint.failing_since is None:
         endpoint.failing_since = min(now, row.created_at)
     disabled = False

@@ -97,7 +97,7 @@ def summaries(session: Session) -> list[Summary]:
 #: Delivered; failed (the last attempt failed: still retrying, or given up); pending.
 STATE = case(
     (WebhookDelivery.delivered_at.is_not(None), "delivered"),
-    (WebhookDelivery.failed_at.is_not(None), "failed"),
+    (WebhookDelivery.gave_up_at.is_not(None), "failed"),
     (WebhookDelivery.attempts > 0, "failed"),
     else_="pending",
 )
@@ -138,7 +138,7 @@ class DeliveryRow:
         d = self.delivery
         if d.delivered_at is not None:
             return "delivered"
-        if d.failed_at is not None:
+        if d.gave_up_at is not None:
             return "given up"
         return "retrying" if d.attempts else "pending"
 
@@ -159,7 +159,7 @@ def deliveries(
     if failed_only:
         query = query.where(
             WebhookDelivery.delivered_at.is_(None),
-            or_(WebhookDelivery.failed_at.is_not(None), WebhookDelivery.attempts > 0),
+            or_(WebhookDelivery.gave_up_at.is_not(None), WebhookDelivery.attempts > 0),
         )
     return [DeliveryRow(d, e) for d, e in session.execute(query)]
 
@@ -178,10 +178,10 @@ def retry(session: Session, endpoint_id: int, *, now: datetime) -> int:
     ).all()
     for row in rows:
         # A given-up row starts a fresh 3-day schedule from now.
-        if row.failed_at is not None:
+        if row.gave_up_at is not None:
             row.created_at = now
             row.attempts = 0
-        row.failed_at = None
+        row.gave_up_at = None
         row.next_attempt_at = now
     session.flush()
     return len(rows)

@@ -149,7 +149,7 @@ def test_0009_marks_open_leads_to_be_checked_at_once_unless_fully_reminded(empty
                     }
                 ],
             )
-        upgrade(empty_url)
+        upgrade(empty_url, "0009")
         with engine.connect() as connection:
             table = TABLES["leads"]
             stored = dict(connection.execute(select(table.c.id, table.c.next_reminder_at)).all())
@@ -160,6 +160,33 @@ def test_0009_marks_open_leads_to_be_checked_at_once_unless_fully_reminded(empty
     downgrade(empty_url, "-1")
     assert "next_reminder_at" not in {c["name"] for c in inspect_columns(empty_url, "leads")}
     assert "reminder_basis" not in tables(empty_url)
+
+
+def test_0010_gives_both_queues_the_same_state_names_and_keeps_their_rows(empty_url):
+    upgrade(empty_url, "0009")
+    at = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO outbox (id, kind, payload, created_at, next_attempt_at, attempts,"
+                    " sent_at) VALUES (1, 'digest', '{}', :at, :at, 1, :at)"
+                ),
+                {"at": at},
+            )
+        upgrade(empty_url, "0010")
+        columns = {c["name"] for c in inspect_columns(empty_url, "outbox")}
+        hooks = {c["name"] for c in inspect_columns(empty_url, "webhook_deliveries")}
+        assert {"delivered_at", "gave_up_at"} <= columns and "sent_at" not in columns
+        assert {"delivered_at", "gave_up_at"} <= hooks and "failed_at" not in hooks
+        with engine.connect() as connection:
+            delivered = connection.execute(text("SELECT delivered_at FROM outbox")).scalar_one()
+        assert delivered is not None
+        downgrade(empty_url, "0009")
+        assert "sent_at" in {c["name"] for c in inspect_columns(empty_url, "outbox")}
+    finally:
+        engine.dispose()
 
 
 TABLES = Base.metadata.tables

@@ -111,7 +111,7 @@ class Bot:
         for _ in range(rounds):
             self.drain()
             with self.db.transaction() as session:
-                waiting = session.scalars(select(Outbox).where(Outbox.sent_at.is_(None))).all()
+                waiting = session.scalars(select(Outbox).where(Outbox.delivered_at.is_(None))).all()
                 for row in waiting:
                     row.next_attempt_at = self.runtime.now()
             if not waiting:

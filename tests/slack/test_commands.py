@@ -111,7 +111,7 @@ def test_lookup_by_email_id_company_and_name(bot):
 
 def test_lookup_shows_first_five_and_how_many_more(bot):
     for i in range(7):
-        bot.http.api.post(
+        bot.api.post(
             "/api/v1/leads", json={"email": f"p{i}@initech.com", "company": f"Initech {i}"}
         )
     reply = run(bot, "lookup initech")
@@ -121,7 +121,7 @@ def test_lookup_shows_first_five_and_how_many_more(bot):
 @pytest.mark.parametrize("text", ["lookup acme", "lookup buyer@acme.de", "mine", "stats"])
 def test_lead_commands_refused_to_outsiders(bot, text):
     """Refused before any lead is read: an outsider learns nothing, not even who is a lead."""
-    bot.http.api.post("/api/v1/leads", json={"email": "buyer@acme.de", "company": "Acme"})
+    bot.api.post("/api/v1/leads", json={"email": "buyer@acme.de", "company": "Acme"})
     reply = reply_text(run(bot, text, user="U0OUT1"))
     assert "/lead is for sales reps, managers and marketing" in reply
     assert "acme" not in reply.lower()
@@ -268,7 +268,7 @@ def test_opportunity_to_sqo_and_past_date_inline(bot):
     )
     assert done.response_action == "update" and "SQO" in str(done.view)
     assert lead_row(bot, lead_id).stage == "sqo"
-    detail = bot.http.api.get(f"/api/v1/leads/{lead_id}").json()
+    detail = bot.api.get(f"/api/v1/leads/{lead_id}").json()
     assert (
         detail["opportunity"]["name"] == "Acme rollout"
         and detail["opportunity"]["currency"] == "EUR"

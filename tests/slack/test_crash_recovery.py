@@ -78,7 +78,7 @@ def test_a_killed_worker_holds_its_row_one_lease_and_nothing_is_posted_twice(bot
     assert worker.returncode == -signal.SIGKILL
 
     row = outbox_row(bot, row_id)
-    assert row.sent_at is None and row.attempts == 1
+    assert row.delivered_at is None and row.attempts == 1
     assert LEASE <= WITHIN_SECONDS
     assert row.next_attempt_at <= killed_at + WITHIN_SECONDS  # free again within one lease
     # Meanwhile the lead moves on: later messages about it queue up behind the orphan.

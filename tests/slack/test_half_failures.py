@@ -85,7 +85,7 @@ def test_fifty_alerts_with_half_failures_are_each_posted_once(bot) -> None:
     posted = [m["metadata"]["event_payload"]["lead_id"] for m in in_channels]
     assert sorted(posted) == sorted(ids)  # every alert exactly once: none lost, none doubled
     with bot.db.transaction() as s:
-        unsent = select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))
+        unsent = select(func.count()).select_from(Outbox).where(Outbox.delivered_at.is_(None))
         assert s.scalar(unsent) == 0
         recorded = {row.lead_id: row.ts for row in s.scalars(select(SlackMessage))}
     assert recorded == {
@@ -100,14 +100,14 @@ def test_a_direct_message_slack_posted_but_answered_500_for_arrives_once(bot) ->
     reply = bot.slack.command("/lead", f"assign {lead_id} <@U0REP2>", user="U0MGR1", channel=EMEA)
     assert reply.status == 200
     with bot.db.transaction() as s:
-        unsent = select(Outbox.kind).where(Outbox.sent_at.is_(None)).order_by(Outbox.id)
+        unsent = select(Outbox.kind).where(Outbox.delivered_at.is_(None)).order_by(Outbox.id)
         queued = s.scalars(unsent).all()
     assert queued[-1] == "assigned_dm"
     bot.slack_side.notifier.drain(max_rows=len(queued) - 1)  # what comes before the DM
     bot.emulator.fail_next("chat.postMessage", status=500, performed=True)
     bot.drain()
     with bot.db.transaction() as s:  # the back-off has passed
-        for row in s.scalars(select(Outbox).where(Outbox.sent_at.is_(None))):
+        for row in s.scalars(select(Outbox).where(Outbox.delivered_at.is_(None))):
             row.next_attempt_at = bot.runtime.now()
     bot.drain()
 
@@ -116,5 +116,5 @@ def test_a_direct_message_slack_posted_but_answered_500_for_arrives_once(bot) ->
     dms = [m for m in bot.emulator.messages(bot.emulator.dm_channel("U0REP2")) if m.get("metadata")]
     assert len(dms) == 1
     with bot.db.transaction() as s:
-        unsent = select(func.count()).select_from(Outbox).where(Outbox.sent_at.is_(None))
+        unsent = select(func.count()).select_from(Outbox).where(Outbox.delivered_at.is_(None))
         assert s.scalar(unsent) == 0

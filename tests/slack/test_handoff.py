@@ -207,7 +207,7 @@ def test_slack_failures_lose_nothing_and_double_nothing(bot):
     for _ in range(10):
         reports.append(bot.slack_side.notifier.drain())
         with bot.db.transaction() as s:
-            waiting = s.scalars(select(Outbox).where(Outbox.sent_at.is_(None))).all()
+            waiting = s.scalars(select(Outbox).where(Outbox.delivered_at.is_(None))).all()
             errors += [row.last_error for row in waiting]
             for row in waiting:  # the back-off has passed
                 row.next_attempt_at = bot.runtime.now()
@@ -220,7 +220,7 @@ def test_slack_failures_lose_nothing_and_double_nothing(bot):
     posted = [c for c in bot.emulator.calls("chat.postMessage") if c.ok]
     alerted = [c.args["metadata"]["event_payload"]["lead_id"] for c in posted]
     assert sorted(alerted) == sorted(ids)  # every alert exactly once: none lost, none doubled
-    assert count(bot, Outbox, sent_at=None) == 0
+    assert count(bot, Outbox, delivered_at=None) == 0
     assert count(bot, SlackMessage) == 50
 
 

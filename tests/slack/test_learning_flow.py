@@ -103,7 +103,7 @@ def test_sales_verdicts_train_a_model_that_ranks_explains_and_qualifies(bot, db_
     # New leads, not qualified: the likelihood ranks them in the planted order, with reasons.
     likely = {}
     for source in ("ads", "webinar", "referral"):
-        reply = bot.http.api.post(
+        reply = bot.api.post(
             "/api/v1/leads",
             json={
                 "email": f"new@{source}.example",
@@ -114,7 +114,7 @@ def test_sales_verdicts_train_a_model_that_ranks_explains_and_qualifies(bot, db_
             },
         )
         assert reply.status_code == 201, reply.text
-        detail = bot.http.api.get(f"/api/v1/leads/{reply.json()['id']}").json()
+        detail = bot.api.get(f"/api/v1/leads/{reply.json()['id']}").json()
         likelihood = detail["likelihood"]
         assert likelihood["model"] == 1 and detail["stage"] == "lead"
         points = sum(reason["points"] for reason in likelihood["reasons"])
@@ -138,7 +138,7 @@ def test_sales_verdicts_train_a_model_that_ranks_explains_and_qualifies(bot, db_
     bot.runtime.config = config.model_copy(
         update={"scoring": config.scoring.model_copy(update={"model": model})}
     )
-    events = bot.http.api.post(
+    events = bot.api.post(
         "/api/v1/events", json={"email": "new@referral.example", "type": "page_view"}
     )
     assert events.status_code == 200, events.text
@@ -153,7 +153,7 @@ def test_sales_verdicts_train_a_model_that_ranks_explains_and_qualifies(bot, db_
         lead_id = lead.id
     assert "Likelihood" in texts(bot.alert(lead_id))
     # The unlikely one stays where it was.
-    bot.http.api.post("/api/v1/events", json={"email": "new@ads.example", "type": "page_view"})
+    bot.api.post("/api/v1/events", json={"email": "new@ads.example", "type": "page_view"})
     with bot.db.transaction() as session:
         assert (
             session.scalars(select(Lead.stage).where(Lead.email == "new@ads.example")).one()

@@ -40,7 +40,7 @@ def test_an_unreadable_row_is_given_up_and_the_next_message_is_delivered(bot, ba
     with bot.db.transaction() as s:
         given_up = s.scalars(select(Outbox).where(Outbox.gave_up_at.is_not(None))).one()
         assert given_up.kind == kind and error in given_up.last_error
-        assert given_up.sent_at is None  # kept, with its error, for people to see
-        assert s.scalars(select(Outbox).where(Outbox.sent_at.is_(None))).all() == [given_up]
+        assert given_up.delivered_at is None  # kept, with its error, for people to see
+        assert s.scalars(select(Outbox).where(Outbox.delivered_at.is_(None))).all() == [given_up]
     assert any("accepted" in texts(m) for m in bot.emulator.messages(MKTG))
     assert bot.slack_side.notifier.drain().sent == 0  # given up means not tried again

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.workers.notifier import NotifierWorker
+from bot.workers.notifier import notifier_worker
 from core.messages import AlertRefresh, enqueue
 from core.models import Outbox, SlackMessage
 from tests.slack.conftest import eventually
@@ -34,7 +34,7 @@ def alerts(bot):
 
 def unsent(bot) -> int:
     with bot.db.transaction() as s:
-        return len(s.scalars(select(Outbox.id).where(Outbox.sent_at.is_(None))).all())
+        return len(s.scalars(select(Outbox.id).where(Outbox.delivered_at.is_(None))).all())
 
 
 def test_a_429_in_one_channel_holds_back_only_that_channel(bot):
@@ -98,7 +98,7 @@ def test_every_alert_once_under_rate_limits_and_half_failures(bot):
 
 def test_a_queued_alert_goes_out_on_its_commit_not_at_the_next_poll(bot):
     bot.slack_side.worker.stop()
-    worker = NotifierWorker(bot.slack_side.notifier, interval=3600)  # the poll never comes
+    worker = notifier_worker(bot.slack_side.notifier, interval=3600)  # the poll never comes
     bot.runtime.outbox_listeners.append(worker.wake)
     worker.start()
     try:
@@ -112,7 +112,7 @@ def test_a_queued_alert_goes_out_on_its_commit_not_at_the_next_poll(bot):
 def test_a_worker_waiting_out_a_channel_still_sends_new_rows_for_others(bot):
     bot.slack_side.worker.stop()
     limit_posts(bot, per_second=0.02)  # a refused EMEA post may go again after 50 s
-    worker = NotifierWorker(bot.slack_side.notifier, interval=3600)
+    worker = notifier_worker(bot.slack_side.notifier, interval=3600)
     bot.runtime.outbox_listeners.append(worker.wake)
     worker.start()
     try:
@@ -127,5 +127,5 @@ def test_a_worker_waiting_out_a_channel_still_sends_new_rows_for_others(bot):
     # Stopped while it waited: the row went back to the queue untried, for the next worker.
     with bot.db.transaction() as s:
         row = s.scalars(select(Outbox).where(Outbox.lead_id == waiting)).one()
-        assert (row.sent_at, row.attempts) == (None, 0)
+        assert (row.delivered_at, row.attempts) == (None, 0)
     assert eventually(lambda: unsent(bot) == 1)

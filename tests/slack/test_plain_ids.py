@@ -9,7 +9,7 @@ def test_the_api_shows_plain_ids_and_slack_shows_mentions(bot):
     lead_id = bot.qualify("ids@acme.de")
     bot.alert(lead_id)
     assert "now <@U0REP2>'s" in reply_text(run(bot, f"assign {lead_id} <@U0REP2|r>", user="U0MGR1"))
-    detail = bot.http.api.get(f"/api/v1/leads/{lead_id}")
+    detail = bot.api.get(f"/api/v1/leads/{lead_id}")
     assert detail.status_code == 200
     assert "assigned to U0REP2" in [h["reason"] for h in detail.json()["history"]]
     assert "<@" not in detail.text
@@ -28,5 +28,5 @@ def test_refusals_mention_people_in_slack(bot):
 
 
 def test_an_unknown_lead_is_404_with_its_reason(bot):
-    reply = bot.http.api.get("/api/v1/leads/424242")
+    reply = bot.api.get("/api/v1/leads/424242")
     assert reply.status_code == 404 and "no lead with id 424242" in reply.json()["detail"]

@@ -48,7 +48,7 @@ def settled(bot):
 
     def empty():
         with bot.db.transaction() as s:
-            return s.scalars(select(Outbox.id).where(Outbox.sent_at.is_(None))).first() is None
+            return s.scalars(select(Outbox.id).where(Outbox.delivered_at.is_(None))).first() is None
 
     assert eventually(empty, 10), "the outbox did not drain"
 
@@ -220,7 +220,7 @@ def test_a_failed_chart_upload_is_retried_without_posting_the_digest_twice(bot):
 
     def failure_recorded():
         with bot.db.transaction() as s:
-            return s.scalars(select(Outbox.last_error).where(Outbox.sent_at.is_(None))).first()
+            return s.scalars(select(Outbox.last_error).where(Outbox.delivered_at.is_(None))).first()
 
     # Move the clock only once the worker has recorded the failure and scheduled the retry;
     # moving it earlier would push the retry's back-off past the new "now".

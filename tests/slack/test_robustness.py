@@ -63,10 +63,10 @@ def test_slack_refusing_for_good_does_not_hold_up_the_lead(bot):
         given_up = s.scalars(select(Outbox).where(Outbox.gave_up_at.is_not(None))).one()
         assert given_up.kind == "alert_refresh" and "message_not_found" in given_up.last_error
     assert any("accepted" in texts(m) for m in bot.emulator.messages(MKTG))
-    assert "leadbot_outbox_given_up 1.0" in bot.http.api.get("/metrics").text
+    assert "leadbot_outbox_given_up 1.0" in bot.api.get("/metrics").text
     assert bot.slack_side.notifier.retry_given_up() == 1  # once the cause is fixed
     again = bot.slack_side.notifier.drain()
-    assert again.sent == 1 and "leadbot_outbox_given_up 0.0" in bot.http.api.get("/metrics").text
+    assert again.sent == 1 and "leadbot_outbox_given_up 0.0" in bot.api.get("/metrics").text
 
 
 def test_a_finished_row_taken_over_by_another_worker_is_not_recorded_twice(bot):
@@ -79,7 +79,7 @@ def test_a_finished_row_taken_over_by_another_worker_is_not_recorded_twice(bot):
         row.attempts += 1
     notifier.succeeded(first, None)
     with bot.db.transaction() as s:
-        assert s.get(Outbox, first.id).sent_at is None  # not ours to finish any more
+        assert s.get(Outbox, first.id).delivered_at is None  # not ours to finish any more
 
 
 def test_outsiders_learn_nothing_about_leads(bot):
@@ -92,7 +92,7 @@ def test_outsiders_learn_nothing_about_leads(bot):
 
 
 def test_escaped_command_text_is_read_as_typed(bot):
-    bot.http.api.post("/api/v1/leads", json={"email": "ceo@att.com", "company": "AT&T"})
+    bot.api.post("/api/v1/leads", json={"email": "ceo@att.com", "company": "AT&T"})
     reply = bot.slack.command(
         "/lead", "lookup AT&T", user="U0REP1", channel="C0EMEA"
     )  # sent as AT&amp;T

@@ -62,7 +62,7 @@ def offered_to(bot, lead_id):
 def settled(bot):
     def empty():
         with bot.db.transaction() as s:
-            return s.scalars(select(Outbox.id).where(Outbox.sent_at.is_(None))).first() is None
+            return s.scalars(select(Outbox.id).where(Outbox.delivered_at.is_(None))).first() is None
 
     assert eventually(empty, 30), "the outbox did not drain"
 
@@ -127,7 +127,7 @@ def test_offer_window_only_the_offered_rep_or_a_manager_then_the_team(bot):
     settled(bot)
     dm = dms(bot, "U0REP1")
     assert len(dm) == 1 and "New MQL for you" in texts(dm[0]) and "Accept" in texts(dm[0])
-    detail = bot.http.api.get(f"/api/v1/leads/{lead_id}").json()
+    detail = bot.api.get(f"/api/v1/leads/{lead_id}").json()
     assert detail["owner"] == "U0REP1" and detail["offered_to"] == "U0REP1"
     assert datetime.fromisoformat(detail["offered_until"]) == MONDAY + timedelta(minutes=15)
 
@@ -149,7 +149,7 @@ def test_offer_window_only_the_offered_rep_or_a_manager_then_the_team(bot):
     settled(bot)
     opened = bot.emulator.message(alert["ts"])
     assert "claim window ended: open to the whole team, <@U0REP1> <@U0REP2>" in texts(opened)
-    detail = bot.http.api.get(f"/api/v1/leads/{lead_id}").json()
+    detail = bot.api.get(f"/api/v1/leads/{lead_id}").json()
     assert detail["owner"] is None and detail["offered_to"] is None
     assert run_reminders(bot.runtime) == "reminders: queued 0"  # closed once
 
@@ -162,7 +162,7 @@ def test_offer_window_only_the_offered_rep_or_a_manager_then_the_team(bot):
         ("U0REP1", None, "system", "claim window ended"),
         (None, "U0REP2", "U0REP2", "accepted"),
     ]
-    history = bot.http.api.get(f"/api/v1/leads/{lead_id}").json()["history"]
+    history = bot.api.get(f"/api/v1/leads/{lead_id}").json()["history"]
     owners = [(h["kind"], h["from_owner"], h["to_owner"], h["reason"]) for h in history]
     assert owners == [
         ("stage", None, None, "hand-raiser demo_request with grade A"),
@@ -374,7 +374,7 @@ def test_managers_see_per_rep_stats_and_who_is_away_or_capped(bot):
 def test_lead_on_offer_in_the_api_only_while_offered(bot):
     at(bot, MONDAY)
     lead_id = bot.qualify("claim@claimteam.example")
-    detail = bot.http.api.get(f"/api/v1/leads/{lead_id}").json()
+    detail = bot.api.get(f"/api/v1/leads/{lead_id}").json()
     assert detail["offered_to"] is None and detail["owner"] is None  # a claim team, as before
     assert [h["kind"] for h in detail["history"]] == ["stage"]
     with bot.db.transaction() as s:

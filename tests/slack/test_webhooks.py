@@ -174,7 +174,7 @@ def test_accept_bant_opportunity_and_reject_send_signed_events_in_order(bot):
         )
         # The payload is the lead as the API shows it, plus the change.
         last = seen[deal][-1].payload
-        api = bot.http.api.get(f"/api/v1/leads/{deal}").json()
+        api = bot.api.get(f"/api/v1/leads/{deal}").json()
         assert set(last) == {"type", "timestamp", "data"}
         assert {k: v for k, v in last["data"].items() if k != "change"} == api
         assert last["timestamp"] == api["stage_changed_at"]
@@ -306,7 +306,7 @@ def test_410_disables_and_three_days_of_failures_disable_marketing_told_once(bot
                 delivery = s.scalars(
                     select(WebhookDelivery).where(WebhookDelivery.endpoint_id == broken_id)
                 ).one()
-            if delivery.failed_at is not None:
+            if delivery.gave_up_at is not None:
                 break
             clock[0] = delivery.next_attempt_at
             hooks.drain()
@@ -343,7 +343,7 @@ def test_410_disables_and_three_days_of_failures_disable_marketing_told_once(bot
         bot.qualify("second@acme.de")
         with bot.db.transaction() as s:
             assert webhook_endpoints.deliveries(s, gone_id)[0].event.lead_id == first
-        metrics = bot.http.api.get("/metrics").text
+        metrics = bot.api.get("/metrics").text
         assert 'leadbot_webhook_endpoints{state="disabled"} 2.0' in metrics
         assert 'leadbot_webhook_deliveries{state="given_up"} 1.0' in metrics
         gone.mode = "ok"
@@ -352,7 +352,7 @@ def test_410_disables_and_three_days_of_failures_disable_marketing_told_once(bot
         report = hooks.drain()
         assert report.delivered == 1 and [r.lead_id for r in gone.acknowledged()] == [first]
         assert gone.acknowledged()[0].message_id == gone.received[0].message_id  # kept its id
-        metrics = bot.http.api.get("/metrics").text
+        metrics = bot.api.get("/metrics").text
         assert 'leadbot_webhook_endpoints{state="enabled"} 1.0' in metrics
         assert 'leadbot_webhook_deliveries{state="delivered"} 1.0' in metrics
         hooks.close()
