@@ -175,7 +175,8 @@ class HubSpotEmulator:
         spread_seconds: float = 60.0,
     ) -> list[str]:
         """Create contacts (a count gives ``contactN@example.com``), their modification times
-        spread evenly over ``spread_seconds`` from ``start`` (default: now). Each becomes
+        spread evenly over ``spread_seconds`` from ``start`` (default: so that the last is now).
+        Each becomes
         visible to search its lag after its modification time."""
         if isinstance(rows, int):
             rows = [
@@ -185,7 +186,7 @@ class HubSpotEmulator:
         rows = list(rows)
         api = self.api
         with api.lock:
-            begin = api.clock() if start is None else start
+            begin = api.clock() - spread_seconds if start is None else start
             step = spread_seconds / len(rows) if rows else 0.0
             ids = []
             for i, row in enumerate(rows):

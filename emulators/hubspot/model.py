@@ -8,6 +8,7 @@ with milliseconds and a ``Z``, ``numemployees`` is an enumeration of ranges, and
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -77,7 +78,11 @@ def iso(ts: float) -> str:
 
 def parse_time(value: Any) -> float | None:
     """A filter value for a datetime property: epoch milliseconds or ISO-8601 text."""
-    text = str(value).strip()
+    return _parse_time(str(value).strip())
+
+
+@functools.lru_cache(maxsize=100_000)
+def _parse_time(text: str) -> float | None:
     if text.lstrip("-").isdigit():
         return int(text) / 1000
     try:

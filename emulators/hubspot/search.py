@@ -194,6 +194,40 @@ def matches(flt: dict[str, Any], value: str | None, kind: str) -> bool:
     )
 
 
+_FAST = {
+    "EQ": lambda a, b: a == b,
+    "NEQ": lambda a, b: a != b,
+    "LT": lambda a, b: a < b,
+    "LTE": lambda a, b: a <= b,
+    "GT": lambda a, b: a > b,
+    "GTE": lambda a, b: a >= b,
+}
+
+
+def compile_filter(flt: dict[str, Any], kind: str) -> Callable[[str | None], bool]:
+    """One filter as a predicate on a value; a datetime or number comparison parses the
+    filter's value once, not once per row."""
+    operator = flt.get("operator", "EQ")
+    if kind in ("datetime", "number") and operator in _FAST:
+        target = _compare(kind, "0", flt.get("value"))
+        if target is not None:
+            bound = target[1]
+            test = _FAST[operator]
+            convert = parse_time if kind == "datetime" else float
+
+            def fast(value: str | None) -> bool:
+                if value in (None, ""):
+                    return operator == "NEQ"
+                try:
+                    have = convert(value)
+                except ValueError:
+                    return False
+                return have is not None and bool(test(have, bound))
+
+            return fast
+    return lambda value: matches(flt, value, kind)
+
+
 def run(
     query: Query,
     rows: Iterable[tuple[str, dict[str, str], dict[str, list[str]]]],
@@ -210,18 +244,22 @@ def run(
             return obj_id
         return props.get(name)
 
+    compiled = [
+        [(flt, compile_filter(flt, kind(flt["propertyName"]))) for flt in group]
+        for group in query.groups
+    ]
     hits = []
     for obj_id, props, assoc in rows:
-        if query.groups:
+        if compiled:
             ok = False
-            for group in query.groups:
+            for group in compiled:
                 good = True
-                for flt in group:
+                for flt, predicate in group:
                     value = value_of(obj_id, props, assoc, flt["propertyName"])
                     if isinstance(value, list):
                         good = str(flt.get("value")) in value
                     else:
-                        good = matches(flt, value, kind(flt["propertyName"]))
+                        good = predicate(value)
                     if not good:
                         break
                 if good:
