@@ -28,6 +28,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core import crm as crm_rules
+
 GRADES = ("A", "B", "C", "D")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FIT_FIELDS = ("title", "company_size", "industry", "country", "source", "campaign", "company")
@@ -49,6 +51,9 @@ class Settings(BaseSettings):
     port: int = Field(3000, alias="LEADBOT_PORT", ge=1, le=65535)
     # Seconds each webhook delivery attempt may take (connect, and each wait for the answer).
     webhook_timeout: float = Field(10.0, alias="LEADBOT_WEBHOOK_TIMEOUT", gt=0, le=60)
+    # A HubSpot private-app token (pat-...) and the API's base URL (the emulator's in tests).
+    hubspot_access_token: str | None = Field(None, alias="HUBSPOT_ACCESS_TOKEN")
+    hubspot_api_url: str = Field("https://api.hubapi.com", alias="LEADBOT_HUBSPOT_API_URL")
 
 
 # --- building blocks -------------------------------------------------------------------------
@@ -396,6 +401,91 @@ class Routing(_Strict):
     match_accounts: bool = True
 
 
+def _property_name(value: str) -> str:
+    if not crm_rules.PROPERTY_NAME.match(value):
+        raise ValueError(
+            f"{value!r} is not a HubSpot property's internal name (lower case letters, digits "
+            "and underscores, like 'jobtitle')"
+        )
+    return value
+
+
+PropertyName = Annotated[str, AfterValidator(_property_name)]
+LEAD_STAGES = ("lead", "mql", "pql", "sal", "sql", "sqo", "nurture", "unqualified")
+
+
+class HubSpotCrm(_Strict):
+    """``[crm.hubspot]``: what maps to what. Both tables are merged over the defaults; an empty
+    string in ``fields`` drops a default mapping."""
+
+    fields: dict[PropertyName, str] = {}
+    stages: dict[str, dict[PropertyName, str]] = {}
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for prop, lead_field in value.items():
+            if lead_field and lead_field not in crm_rules.LEAD_FIELDS:
+                raise ValueError(
+                    f"{prop} = {lead_field!r}: not a lead field (one of "
+                    f'{", ".join(crm_rules.LEAD_FIELDS)}, or "" to drop a default)'
+                )
+        merged = _merged_fields(value)
+        targets = list(merged.values())
+        dupes = sorted({t for t in targets if targets.count(t) > 1})
+        if dupes:
+            raise ValueError(
+                f"more than one HubSpot property fills {', '.join(dupes)} "
+                '(set the default\'s property to "" to replace it)'
+            )
+        if "email" not in targets:
+            raise ValueError("some property must fill email (contacts are matched by e-mail)")
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for stage in value:
+            if stage not in LEAD_STAGES:
+                raise ValueError(
+                    f"{stage!r} is not a leadbot stage (one of {', '.join(LEAD_STAGES)})"
+                )
+        return value
+
+    @property
+    def field_map(self) -> dict[str, str]:
+        """HubSpot property -> lead field, the defaults included."""
+        return _merged_fields(self.fields)
+
+    @property
+    def stage_map(self) -> dict[str, dict[str, str]]:
+        """leadbot stage -> properties written on entering it, the defaults included."""
+        merged = {k: dict(v) for k, v in crm_rules.DEFAULT_HUBSPOT_STAGES.items()}
+        merged.update({k: dict(v) for k, v in self.stages.items()})
+        return {k: v for k, v in merged.items() if v}
+
+
+def _merged_fields(fields: dict[str, str]) -> dict[str, str]:
+    merged = {**crm_rules.DEFAULT_HUBSPOT_FIELDS, **fields}
+    return {prop: target for prop, target in merged.items() if target}
+
+
+def _owner_id(value: str) -> str:
+    if not value.isdigit():
+        raise ValueError(f"{value!r} is not a HubSpot owner id (digits, like '512345')")
+    return value
+
+
+class Crm(_Strict):
+    """``[crm]``: absent (or no ``system``) means no CRM."""
+
+    system: Literal["hubspot"] | None = None
+    qualify: Literal["crm", "leadbot"] = "crm"
+    sync_every_seconds: int = Field(60, ge=10, le=86_400)
+    hubspot: HubSpotCrm = Field(default_factory=HubSpotCrm)
+    owners: dict[UserId, Annotated[str, AfterValidator(_owner_id)]] = {}
+
+
 class WorkspaceConfig(_Strict):
     marketing: Marketing
     teams: list[Team] = []
@@ -403,6 +493,7 @@ class WorkspaceConfig(_Strict):
     sla: Sla = Field(default_factory=Sla)
     qualification: Qualification = Field(default_factory=Qualification)
     routing: Routing = Field(default_factory=Routing)
+    crm: Crm = Field(default_factory=Crm)
 
     @model_validator(mode="after")
     def _unique_teams(self) -> WorkspaceConfig:

@@ -104,6 +104,9 @@ class Lead(Base):
     # When the reminders run must next look at this lead: no later than its current stage
     # entry's next reminder; NULL when nothing more can come due (see core/services/reminders).
     next_reminder_at: Mapped[datetime | None]
+    # The CRM record this lead is (``hubspot`` and the contact's id), or None.
+    crm_system: Mapped[str | None] = mapped_column(String(16))
+    crm_id: Mapped[str | None] = mapped_column(String(64))
 
     # Score snapshot as of updated_at; recomputed on every change of profile or events.
     fit: Mapped[float] = mapped_column(Float, default=0.0)
@@ -124,6 +127,7 @@ class Lead(Base):
         Index(None, "name_key", postgresql_ops={"name_key": "text_pattern_ops"}),
         Index(None, "last_name_key", postgresql_ops={"last_name_key": "text_pattern_ops"}),
         Index(None, "next_reminder_at"),
+        UniqueConstraint("crm_system", "crm_id"),
     )
 
     def set_search_keys(self) -> None:
@@ -500,3 +504,17 @@ class ScoringModel(Base):
     activated_at: Mapped[datetime | None]
 
     __table_args__ = (Index(None, "active"),)
+
+
+class CrmSyncState(Base):
+    """Where the pull from a CRM stands: the adapter's cursor (JSON), the last sync and what it
+    cost, and how many records it has seen."""
+
+    __tablename__ = "crm_sync_state"
+
+    system: Mapped[str] = mapped_column(String(16), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    last_sync_at: Mapped[datetime | None]
+    last_duration: Mapped[float | None] = mapped_column(Float)
+    last_seen: Mapped[int] = mapped_column(Integer, default=0)
+    seen_total: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -157,7 +157,7 @@ def test_0009_marks_open_leads_to_be_checked_at_once_unless_fully_reminded(empty
         engine.dispose()
     assert {n for n, value in stored.items() if value == at} == {2, 3, 4, 5, 10, 11}
     assert {n for n, value in stored.items() if value is None} == {1, 6, 7, 8, 9}
-    downgrade(empty_url, "-1")
+    downgrade(empty_url, "0008")
     assert "next_reminder_at" not in {c["name"] for c in inspect_columns(empty_url, "leads")}
     assert "reminder_basis" not in tables(empty_url)
 
@@ -208,3 +208,13 @@ def inspect_columns(url, table):
         return inspect(engine).get_columns(table)
     finally:
         engine.dispose()
+
+
+def test_0013_adds_the_crm_link_and_sync_state_and_takes_them_away(empty_url):
+    upgrade(empty_url, "0013")
+    columns = {c["name"] for c in inspect_columns(empty_url, "leads")}
+    assert {"crm_system", "crm_id"} <= columns
+    assert "crm_sync_state" in tables(empty_url)
+    downgrade(empty_url, "0009")
+    assert not {"crm_system", "crm_id"} & {c["name"] for c in inspect_columns(empty_url, "leads")}
+    assert "crm_sync_state" not in tables(empty_url)
