@@ -210,11 +210,11 @@ def inspect_columns(url, table):
         engine.dispose()
 
 
-def test_0013_adds_the_crm_link_and_sync_state_and_takes_them_away(empty_url):
-    upgrade(empty_url, "0013")
+def test_0011_adds_the_crm_link_and_sync_state_and_takes_them_away(empty_url):
+    upgrade(empty_url, "0011")
     columns = {c["name"] for c in inspect_columns(empty_url, "leads")}
     assert {"crm_system", "crm_id"} <= columns
     assert "crm_sync_state" in tables(empty_url)
-    downgrade(empty_url, "0009")
+    downgrade(empty_url, "0010")
     assert not {"crm_system", "crm_id"} & {c["name"] for c in inspect_columns(empty_url, "leads")}
     assert "crm_sync_state" not in tables(empty_url)
