@@ -1,0 +1,1 @@
+"""Faithful stand-ins for the outside systems leadbot talks to."""
