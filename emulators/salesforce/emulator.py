@@ -347,6 +347,12 @@ class SalesforceEmulator:
 
     # sessions, limits, faults ------------------------------------------------------------------
 
+    def forget_query_locators(self) -> None:
+        """Drop every server-side query cursor (Salesforce keeps one 15 minutes): the next
+        nextRecordsUrl gets INVALID_QUERY_LOCATOR."""
+        with self.org.lock:
+            self.org.locators.clear()
+
     def expire_sessions(self) -> None:
         """End every access token: the next call with one gets INVALID_SESSION_ID."""
         self.org.expire_sessions()

@@ -92,6 +92,17 @@ def test_5000_leads_in_one_minute_read_once_across_pages_despite_expiry_and_5xx(
     assert again == []
 
 
+def test_a_query_locator_that_expired_between_pages_restarts_from_the_cursor(sf, client):
+    ids = sf.add_leads(5000, start=START)
+    changes = []
+    for number, page in enumerate(client.read_changes()):
+        changes += page.changes
+        if number == 0:
+            sf.forget_query_locators()
+    assert sorted(c.id for c in changes) == sorted(ids)
+    assert sf.calls("query_more")[0].status == 400
+
+
 def test_a_late_commit_inside_the_overlap_is_read_and_nothing_else(sf, client):
     ids = sf.add_leads(300, start=START)
     _, cursor, _ = read_all(client)
