@@ -1,2 +1,2 @@
-"""Faithful stand-ins for the outside systems leadbot talks to, served over real HTTP on a
-loopback port: shared by the sandbox, the tests and the benchmarks."""
+"""Faithful stand-ins for the outside systems leadbot talks to (Slack, HubSpot, Salesforce),
+served over real HTTP(S) on a loopback port: shared by the sandbox, the tests and the benchmarks."""
