@@ -15,9 +15,9 @@ from bot.crm.hubspot import (
     SyncCursor,
     match_owners,
 )
-from bot.sandbox.serving import free_port
 from core import crm
 from emulators.hubspot import Fault, HubSpotEmulator, ManualClock, RateLimits
+from emulators.slack.serving import free_port
 
 T0 = 1_700_000_000.0
 FIELDS = crm.DEFAULT_HUBSPOT_FIELDS
