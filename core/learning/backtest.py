@@ -19,7 +19,7 @@ from typing import Any
 from core.config import FitRule
 from core.learning import metrics
 from core.learning.features import IDENTITY_FIELDS, PROPERTY_PREFIX, lead_features
-from core.learning.model import Model, layout, train
+from core.learning.model import MISSING, Model, cell_codes, train
 from core.learning.table import Table, TableError
 from core.learning.values import category, number, timestamp
 from core.scoring import fit_score
@@ -80,6 +80,10 @@ class Prepared:
 
     def rows(self, index: Sequence[int]) -> list[dict[str, Any]]:
         return [lead_features(self.leads[i]) for i in index]
+
+    def times(self, index: Sequence[int]) -> list[float] | None:
+        """The --time keys of some rows (None without --time), for choosing capacity."""
+        return None if self.order is None else [self.order[i] for i in index]
 
     def feature_column(self) -> dict[str, str]:
         return {feature: column for column, feature in self.column_feature.items()}
@@ -199,14 +203,13 @@ def _times(values: list[str]) -> bool:
 def _solo_auc(name: str, raws: list[Any], labels: list[int]) -> float | None:
     """How well one column ranks the outcome alone, where it is given: each half of the rows
     is scored with the other half's outcome rate per cell, so a column cannot flatter itself."""
-    feature = layout(name, raws, min_count=5)
-    if feature is None:
+    cells = cell_codes(name, raws, min_count=5)
+    if cells is None:
         return None
-    cells = [feature.cell(raw)[0] for raw in raws]
     prior = sum(labels) / len(labels)
     scores: list[float] = [0.0] * len(raws)
     for half in (0, 1):
-        seen: dict[str, list[int]] = {}
+        seen: dict[int, list[int]] = {}
         for i, cell in enumerate(cells):
             if i % 2 != half:
                 seen.setdefault(cell, [0, 0])
@@ -216,7 +219,7 @@ def _solo_auc(name: str, raws: list[Any], labels: list[int]) -> float | None:
             if i % 2 == half:
                 pos, total = seen.get(cell, [0, 0])
                 scores[i] = (pos + prior) / (total + 1)
-    given = [i for i, cell in enumerate(cells) if cell != "missing"]
+    given = [i for i, cell in enumerate(cells) if cell != MISSING]
     kept_labels = [labels[i] for i in given]
     if min(sum(kept_labels), len(kept_labels) - sum(kept_labels)) < MIN_CLASS:
         return None
@@ -407,7 +410,13 @@ def run(
     prepared = prepare(table, options, fields)
     train_rows = prepared.rows(prepared.train_index)
     train_labels = [prepared.labels[i] for i in prepared.train_index]
-    model = train(train_rows, train_labels, features=prepared.features, seed=options.seed)
+    model = train(
+        train_rows,
+        train_labels,
+        features=prepared.features,
+        seed=options.seed,
+        order=prepared.times(prepared.train_index),
+    )
     test_rows = prepared.rows(prepared.test_index)
     test_labels = [prepared.labels[i] for i in prepared.test_index]
     fits = [fit_score(rules, lead)[0] for lead in prepared.leads]
@@ -430,6 +439,8 @@ def run(
             "every row alike"
         )
     names = prepared.feature_column()
+    for pair in model.pairs:
+        names[pair.name] = f"{names[pair.first]} x {names[pair.second]}"
     explained = []
     for position, row in enumerate(test_rows[:EXPLAINED_ROWS]):
         explanation = model.explain(row)
@@ -444,6 +455,7 @@ def run(
                         "feature": names.get(c.feature, c.feature),
                         "value": c.value,
                         "points": c.points,
+                        "cell": c.cell,
                     }
                     for c in explanation.contributions
                 ],
@@ -466,6 +478,8 @@ def run(
         "test_positive_rate": sum(test_labels) / len(test_labels),
         "scale": "log-odds",
         "features": [names[f.name] for f in model.features],
+        "pairs": [f"{names[p.first]} x {names[p.second]}" for p in model.pairs],
+        "capacity": model.capacity,
         **figures,
         "excluded": prepared.excluded,
         "warnings": warnings,
