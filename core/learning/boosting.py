@@ -44,6 +44,8 @@ Codes = NDArray[np.intp]
 NUMERIC_SHARE = 0.9
 #: A number held by at least this share of a column's rows gets a cell of its own.
 SPIKE_SHARE = 0.2
+#: Rows a value needs in training to get a cell of its own (fewer: no points, as if unseen).
+MIN_COUNT = 5
 #: Most frequent values kept per categorical feature; rarer values get no points.
 MAX_LEVELS = 60
 #: Coarse cells per feature in a pair's table.
@@ -54,7 +56,7 @@ MAX_PAIRS = 3
 PAIR_GAIN = 2e-4
 #: Capacity tried, one dimension at a time from the first value of each.
 BINS_GRID = (24, 8, 64)
-L2_GRID = (3.0, 0.5, 20.0)
+L2_GRID = (3.0, 1.0, 15.0)
 SMOOTH_GRID = (3.0, 0.0, 30.0)
 LEARNING_RATE = 0.5
 MAX_STEP = 2.0
@@ -496,7 +498,7 @@ def train(
     if not columns:
         raise TrainingError("no column carries any information (all blank or constant)")
     y = np.asarray([1.0 if label else 0.0 for label in labels])
-    data = Prepared(columns, y, max(3, len(rows) // 2000))
+    data = Prepared(columns, y, max(MIN_COUNT, len(rows) // 2000))
     split = _held_out(labels, order, seed)
     if split is None:
         capacity = Capacity()

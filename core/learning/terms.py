@@ -294,7 +294,14 @@ class Model:
         return parts
 
     def log_odds(self, features: Mapping[str, Any]) -> float:
-        return math.fsum([self.base, *(part.points for part in self.contributions(features))])
+        points = [self.base]
+        for feature in self.features:
+            points.append(feature.points[feature.cells.code(value_of(features, feature.name))])
+        for pair in self.pairs:
+            a = pair.cells[0].code(value_of(features, pair.first))
+            b = pair.cells[1].code(value_of(features, pair.second))
+            points.append(pair.points[a][b])
+        return math.fsum(points)
 
     def probability(self, features: Mapping[str, Any]) -> float:
         return sigmoid(self.log_odds(features))
