@@ -22,7 +22,7 @@ from core.learning.features import IDENTITY_FIELDS, PROPERTY_PREFIX, lead_featur
 from core.learning.model import MISSING, Model, cell_codes, train
 from core.learning.table import Table, TableError
 from core.learning.values import category, number, timestamp
-from core.scoring import fit_score
+from core.scoring import fit_score, match_rule
 
 TEST_SHARE = 0.3
 SEED = 0
@@ -326,7 +326,12 @@ def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepar
                 continue
         column_feature[header] = fields.get(header) or PROPERTY_PREFIX + header
     if not column_feature:
-        raise BacktestError("no column is left to learn from (see excluded)")
+        shown = "; ".join(f"{item['column']!r}: {item['why']}" for item in excluded[:6])
+        more = f"; and {len(excluded) - 6} more" if len(excluded) > 6 else ""
+        raise BacktestError(
+            "no column is left to learn from once identifiers, contact data and likely leaks "
+            f"are left out ({shown}{more}); --keep COLUMN uses one anyway"
+        )
 
     leads = [_lead(table.headers, row, fields) for row in rows]
     return Prepared(
@@ -391,6 +396,45 @@ def _rule_fields(rules: Sequence[FitRule]) -> set[str]:
     return {rule.field for rule in rules}
 
 
+def _operator(rule: FitRule) -> str:
+    if rule.contains is not None:
+        return f"contains {rule.contains!r}"
+    if rule.in_ is not None:
+        return f"in {rule.in_!r}"
+    if rule.equals is not None:
+        return f"equals {rule.equals!r}"
+    if rule.at_least is not None:
+        return f"at_least {rule.at_least:g}"
+    return f"below {rule.below:g}"
+
+
+def _unmatched_rules(
+    rules: Sequence[FitRule], leads: Sequence[Mapping[str, Any]], readable: set[str]
+) -> list[str]:
+    """A fit rule that reads a column of the file but matches none of its rows ranks every row
+    alike on it (country codes against full country names): one warning per such rule."""
+    warnings = []
+    for rule in rules:
+        if rule.field not in readable:
+            continue
+        values = [value for lead in leads if category(value := _field_value(lead, rule.field))]
+        if not values or any(match_rule(rule, lead) is not None for lead in leads):
+            continue
+        common = Counter(str(value).strip() for value in values).most_common(4)
+        shown = ", ".join(repr(text) for text, _ in common)
+        warnings.append(
+            f"the fit rule on {rule.field!r} ({_operator(rule)}) matches no row of this file, "
+            f"whose values look like {shown}: the rules rank every row alike on it"
+        )
+    return warnings
+
+
+def _field_value(lead: Mapping[str, Any], name: str) -> Any:
+    if name.startswith(PROPERTY_PREFIX):
+        return (lead.get("properties") or {}).get(name.removeprefix(PROPERTY_PREFIX))
+    return lead.get(name)
+
+
 def _clean(value: Any) -> Any:
     """NaN and infinities have no place in JSON."""
     if isinstance(value, float):
@@ -438,6 +482,7 @@ def run(
             "none of the workspace's fit rules reads a column of this file, so the rules rank "
             "every row alike"
         )
+    warnings.extend(_unmatched_rules(rules, prepared.leads, readable))
     names = prepared.feature_column()
     for pair in model.pairs:
         names[pair.name] = f"{names[pair.first]} x {names[pair.second]}"

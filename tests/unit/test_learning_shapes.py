@@ -218,3 +218,36 @@ def test_one_class_still_refused():
     rows, _ = _sentinel_rows(300)
     with pytest.raises(TrainingError, match="one class"):
         train(rows, [0] * 300)
+
+
+def _table(headers: list[str], rows: list[list[str]]) -> Any:
+    from core.learning.table import Table
+
+    return Table(headers, rows, "utf-8", ",")
+
+
+def test_a_fit_rule_matching_no_row_is_warned_about():
+    from core.config import FitRule
+
+    rng = random.Random(2)
+    rows = [
+        [rng.choice(["Germany", "France", "Spain"]), str(rng.randrange(50)), str(int(i % 4 == 0))]
+        for i in range(400)
+    ]
+    table = _table(["Country", "Visits", "Converted"], rows)
+    codes = FitRule.model_validate({"field": "country", "in": ["DE", "FR"], "points": 30})
+    size = FitRule.model_validate({"field": "properties.Visits", "at_least": 10, "points": 5})
+    report, _, _ = run(table, Options(target="Converted"), {"Country": "country"}, [codes, size])
+    matching = [w for w in report["warnings"] if "matches no row" in w]
+    assert len(matching) == 1
+    assert "'country'" in matching[0] and "'Germany'" in matching[0]
+
+
+def test_no_column_left_after_the_leak_guard_says_which_and_why():
+    from core.learning.backtest import BacktestError
+
+    rows = [[f"id-{i}", "won" if i % 3 == 0 else "lost", str(int(i % 3 == 0))] for i in range(300)]
+    table = _table(["Lead ID", "Status", "Converted"], rows)
+    with pytest.raises(BacktestError, match="no column is left") as caught:
+        run(table, Options(target="Converted"), {}, [])
+    assert "'Status'" in str(caught.value) and "'Lead ID'" in str(caught.value)
