@@ -226,6 +226,27 @@ def _solo_auc(name: str, raws: list[Any], labels: list[int]) -> float | None:
     return metrics.auc(kept_labels, [scores[i] for i in given])
 
 
+def suspected_leaks(
+    columns: Mapping[str, Sequence[Any]], labels: Sequence[int], target: str
+) -> list[dict[str, str]]:
+    """The leak guard of :func:`prepare` for features that come from elsewhere (the
+    database): each feature that alone ranks the outcome too well, with why."""
+    out = []
+    for name, raws in columns.items():
+        solo = _solo_auc(name, list(raws), list(labels))
+        shown = name.removeprefix(PROPERTY_PREFIX)
+        named = SALES_VERDICT.search(shown.casefold()) is not None
+        if solo is not None and solo >= (LEAK_AUC_NAMED if named else LEAK_AUC):
+            out.append(
+                {
+                    "column": shown,
+                    "why": f"predicts {target} on its own (AUC {solo:.2f} where given): "
+                    "likely filled in after the outcome",
+                }
+            )
+    return out
+
+
 def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepared:
     """``fields`` maps a header to the lead field the CSV import would fill (others are
     properties)."""
