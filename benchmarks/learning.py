@@ -1,9 +1,14 @@
-"""Learned scoring: a backtest of a 10,000 x 40 history against a bare fit and predict of the
-same model class, one lead's likelihood against scikit-learn's own predict of one row, and the
-held-out accuracy of the additive model against gradient boosting on the same history."""
+"""Learned scoring: a backtest of a 10,000 x 40 history against a bare fit and predict of a
+one-hot logistic regression, one lead's likelihood against scikit-learn's own predict of one
+row, the held-out accuracy of the additive model against gradient boosting on the same history
+and on each synthetic shape (tests/synthetic_histories.py), and a 50,000 x 20 backtest's time
+and peak memory in a process of its own."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +20,7 @@ from core.learning.backtest import Options
 from core.learning.features import Happened, lead_features
 from core.services.learning import backtest_file, header_fields
 from tests.lead_histories import history
+from tests.synthetic_histories import SHAPES, boosting_auc, shape
 
 Rows = list[Figure | Skipped]
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -34,40 +40,6 @@ def _onehot_baseline(headers: list[str], rows: list[list[str]], target: str) -> 
     fitted = LogisticRegression(max_iter=1000).fit(encoder.fit_transform(x[:cut]), y[:cut])
     fitted.predict_proba(encoder.transform(x[cut:]))
     return time.perf_counter() - started
-
-
-def _boosting_auc(prepared: Any) -> float:
-    """Gradient boosting on the same kept columns and split, for the model choice."""
-    import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier
-
-    from core.learning.values import category, number
-
-    features = prepared.features
-    rows = prepared.rows(range(len(prepared.labels)))
-    numeric = {
-        name
-        for name in features
-        if sum(number(row.get(name)) is not None for row in rows)
-        >= 0.9 * max(1, sum(category(row.get(name)) is not None for row in rows))
-    }
-    codes: dict[str, dict[str, int]] = {name: {} for name in features if name not in numeric}
-    matrix = np.full((len(rows), len(features)), np.nan)
-    for r, row in enumerate(rows):
-        for c, name in enumerate(features):
-            if name in numeric:
-                value = number(row.get(name))
-            else:
-                text = category(row.get(name))
-                value = None if text is None else codes[name].setdefault(text, len(codes[name]))
-            if value is not None:
-                matrix[r, c] = value
-    mask = [name not in numeric for name in features]
-    labels = np.asarray(prepared.labels)
-    model = HistGradientBoostingClassifier(categorical_features=mask, random_state=0)
-    model.fit(matrix[prepared.train_index], labels[prepared.train_index])
-    scores = model.predict_proba(matrix[prepared.test_index])[:, 1]
-    return metrics.auc(list(labels[prepared.test_index]), list(scores))
 
 
 def bench_learning(context: Context) -> Rows:
@@ -121,7 +93,7 @@ def bench_learning(context: Context) -> Rows:
 
     table = read_table(path)
     prepared = prepare(table, options, header_fields(table.headers))
-    boosted = _boosting_auc(prepared)
+    boosted = boosting_auc(prepared)
     best = metrics.auc(
         [generated.outcomes[prepared.line_numbers[i] - 2] for i in prepared.test_index],
         [generated.truth[prepared.line_numbers[i] - 2] for i in prepared.test_index],
@@ -138,7 +110,84 @@ def bench_learning(context: Context) -> Rows:
             notes=f"rules {report['rules']['auc']:.3f}; the generator's own best {best:.3f}",
         )
     )
+    out.extend(_shapes(context))
+    out.append(_large(context))
     return out
+
+
+def _shapes(context: Context) -> Rows:
+    """Out of time, on each synthetic shape: the learned model's AUC against boosting's."""
+    from core.learning.backtest import run
+    from core.learning.table import read_table
+
+    out: Rows = []
+    count = context.size(20_000, 4_000)
+    for name in SHAPES:
+        synthetic = shape(name, count, seed=11)
+        path = synthetic.write(context.scratch / f"shape-{name}.csv")
+        table = read_table(path)
+        options = Options(target=synthetic.target, time="Created")
+        report, prepared, _ = run(
+            table, options, header_fields(table.headers), _config().scoring.fit
+        )
+        boosted = boosting_auc(prepared)
+        ours = report["learned"]["auc"]
+        out.append(
+            Figure(
+                f"learning: AUC on the {name} shape, additive vs boosting",
+                "AUC",
+                ours,
+                boosted,
+                ">= boosting - 0.005",
+                ours >= boosted - 0.005 if not context.quick else None,
+                higher_is_better=True,
+                notes=f"{count:,} rows, {synthetic.positive_rate:.0%} positive; "
+                f"pairs {', '.join(report['pairs']) or 'none'}",
+            )
+        )
+        del prepared
+    return out
+
+
+_LARGE = """
+import json, resource, sys, time
+from pathlib import Path
+from core.config import load_config
+from core.learning.backtest import Options
+from core.services.learning import backtest_file
+started = time.perf_counter()
+backtest_file(Path(sys.argv[1]), Options(target="Converted", time="Created"),
+              load_config(Path(sys.argv[2])))
+print(json.dumps({"seconds": time.perf_counter() - started,
+                  "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _large(context: Context) -> Figure:
+    """A 50,000 x 20 history backtested in a process of its own: seconds and peak memory."""
+    from benchmarks.common import ROOT
+    from tests.synthetic_histories import wide
+
+    count = context.size(50_000, 5_000)
+    path = wide(count, 20).write(context.scratch / "wide.csv")
+    done = subprocess.run(
+        [sys.executable, "-c", _LARGE, str(path), str(ROOT / "leadbot.example.toml")],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    seconds, peak = figures["seconds"], figures["peak_mib"]
+    return Figure(
+        f"learning: backtest {count:,} x 20 in its own process",
+        "s",
+        seconds,
+        None,
+        "< 90 s, peak < 1 GiB" if not context.quick else "-",
+        (seconds < 90 and peak < 1024) if not context.quick else None,
+        notes=f"peak memory {peak:,.0f} MiB (the whole process, Python included)",
+    )
 
 
 def _config() -> Any:
@@ -152,7 +201,7 @@ def _bare_predict(model: Any, lead: dict[str, Any]) -> float:
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    width = sum(len(feature.cells()) for feature in model.features)
+    width = sum(feature.cells.size for feature in model.features)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 2, size=(200, width)).astype(float)
     fitted = LogisticRegression(max_iter=200).fit(x, rng.integers(0, 2, size=200))

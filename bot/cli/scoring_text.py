@@ -73,3 +73,5 @@ def version_lines(version: Any) -> Iterator[str]:
         f"{_figure(learned.get('top_decile_rate'), '.0%')} (rules "
         f"{_figure(rules.get('top_decile_rate'), '.0%')})"
     )
+    for item in figures.get("excluded") or []:
+        yield f"    left out {item['column']!r}: {item['why']}"

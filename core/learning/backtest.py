@@ -19,10 +19,10 @@ from typing import Any
 from core.config import FitRule
 from core.learning import metrics
 from core.learning.features import IDENTITY_FIELDS, PROPERTY_PREFIX, lead_features
-from core.learning.model import Model, layout, train
+from core.learning.model import MISSING, Model, cell_codes, train
 from core.learning.table import Table, TableError
 from core.learning.values import category, number, timestamp
-from core.scoring import fit_score
+from core.scoring import fit_score, match_rule
 
 TEST_SHARE = 0.3
 SEED = 0
@@ -80,6 +80,10 @@ class Prepared:
 
     def rows(self, index: Sequence[int]) -> list[dict[str, Any]]:
         return [lead_features(self.leads[i]) for i in index]
+
+    def times(self, index: Sequence[int]) -> list[float] | None:
+        """The --time keys of some rows (None without --time), for choosing capacity."""
+        return None if self.order is None else [self.order[i] for i in index]
 
     def feature_column(self) -> dict[str, str]:
         return {feature: column for column, feature in self.column_feature.items()}
@@ -199,14 +203,13 @@ def _times(values: list[str]) -> bool:
 def _solo_auc(name: str, raws: list[Any], labels: list[int]) -> float | None:
     """How well one column ranks the outcome alone, where it is given: each half of the rows
     is scored with the other half's outcome rate per cell, so a column cannot flatter itself."""
-    feature = layout(name, raws, min_count=5)
-    if feature is None:
+    cells = cell_codes(name, raws, min_count=5)
+    if cells is None:
         return None
-    cells = [feature.cell(raw)[0] for raw in raws]
     prior = sum(labels) / len(labels)
     scores: list[float] = [0.0] * len(raws)
     for half in (0, 1):
-        seen: dict[str, list[int]] = {}
+        seen: dict[int, list[int]] = {}
         for i, cell in enumerate(cells):
             if i % 2 != half:
                 seen.setdefault(cell, [0, 0])
@@ -216,11 +219,32 @@ def _solo_auc(name: str, raws: list[Any], labels: list[int]) -> float | None:
             if i % 2 == half:
                 pos, total = seen.get(cell, [0, 0])
                 scores[i] = (pos + prior) / (total + 1)
-    given = [i for i, cell in enumerate(cells) if cell != "missing"]
+    given = [i for i, cell in enumerate(cells) if cell != MISSING]
     kept_labels = [labels[i] for i in given]
     if min(sum(kept_labels), len(kept_labels) - sum(kept_labels)) < MIN_CLASS:
         return None
     return metrics.auc(kept_labels, [scores[i] for i in given])
+
+
+def suspected_leaks(
+    columns: Mapping[str, Sequence[Any]], labels: Sequence[int], target: str
+) -> list[dict[str, str]]:
+    """The leak guard of :func:`prepare` for features that come from elsewhere (the
+    database): each feature that alone ranks the outcome too well, with why."""
+    out = []
+    for name, raws in columns.items():
+        solo = _solo_auc(name, list(raws), list(labels))
+        shown = name.removeprefix(PROPERTY_PREFIX)
+        named = SALES_VERDICT.search(shown.casefold()) is not None
+        if solo is not None and solo >= (LEAK_AUC_NAMED if named else LEAK_AUC):
+            out.append(
+                {
+                    "column": shown,
+                    "why": f"predicts {target} on its own (AUC {solo:.2f} where given): "
+                    "likely filled in after the outcome",
+                }
+            )
+    return out
 
 
 def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepared:
@@ -323,7 +347,12 @@ def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepar
                 continue
         column_feature[header] = fields.get(header) or PROPERTY_PREFIX + header
     if not column_feature:
-        raise BacktestError("no column is left to learn from (see excluded)")
+        shown = "; ".join(f"{item['column']!r}: {item['why']}" for item in excluded[:6])
+        more = f"; and {len(excluded) - 6} more" if len(excluded) > 6 else ""
+        raise BacktestError(
+            "no column is left to learn from once identifiers, contact data and likely leaks "
+            f"are left out ({shown}{more}); --keep COLUMN uses one anyway"
+        )
 
     leads = [_lead(table.headers, row, fields) for row in rows]
     return Prepared(
@@ -388,6 +417,45 @@ def _rule_fields(rules: Sequence[FitRule]) -> set[str]:
     return {rule.field for rule in rules}
 
 
+def _operator(rule: FitRule) -> str:
+    if rule.contains is not None:
+        return f"contains {rule.contains!r}"
+    if rule.in_ is not None:
+        return f"in {rule.in_!r}"
+    if rule.equals is not None:
+        return f"equals {rule.equals!r}"
+    if rule.at_least is not None:
+        return f"at_least {rule.at_least:g}"
+    return f"below {rule.below:g}"
+
+
+def _unmatched_rules(
+    rules: Sequence[FitRule], leads: Sequence[Mapping[str, Any]], readable: set[str]
+) -> list[str]:
+    """A fit rule that reads a column of the file but matches none of its rows ranks every row
+    alike on it (country codes against full country names): one warning per such rule."""
+    warnings = []
+    for rule in rules:
+        if rule.field not in readable:
+            continue
+        values = [value for lead in leads if category(value := _field_value(lead, rule.field))]
+        if not values or any(match_rule(rule, lead) is not None for lead in leads):
+            continue
+        common = Counter(str(value).strip() for value in values).most_common(4)
+        shown = ", ".join(repr(text) for text, _ in common)
+        warnings.append(
+            f"the fit rule on {rule.field!r} ({_operator(rule)}) matches no row of this file, "
+            f"whose values look like {shown}: the rules rank every row alike on it"
+        )
+    return warnings
+
+
+def _field_value(lead: Mapping[str, Any], name: str) -> Any:
+    if name.startswith(PROPERTY_PREFIX):
+        return (lead.get("properties") or {}).get(name.removeprefix(PROPERTY_PREFIX))
+    return lead.get(name)
+
+
 def _clean(value: Any) -> Any:
     """NaN and infinities have no place in JSON."""
     if isinstance(value, float):
@@ -407,7 +475,13 @@ def run(
     prepared = prepare(table, options, fields)
     train_rows = prepared.rows(prepared.train_index)
     train_labels = [prepared.labels[i] for i in prepared.train_index]
-    model = train(train_rows, train_labels, features=prepared.features, seed=options.seed)
+    model = train(
+        train_rows,
+        train_labels,
+        features=prepared.features,
+        seed=options.seed,
+        order=prepared.times(prepared.train_index),
+    )
     test_rows = prepared.rows(prepared.test_index)
     test_labels = [prepared.labels[i] for i in prepared.test_index]
     fits = [fit_score(rules, lead)[0] for lead in prepared.leads]
@@ -429,7 +503,10 @@ def run(
             "none of the workspace's fit rules reads a column of this file, so the rules rank "
             "every row alike"
         )
+    warnings.extend(_unmatched_rules(rules, prepared.leads, readable))
     names = prepared.feature_column()
+    for pair in model.pairs:
+        names[pair.name] = f"{names[pair.first]} x {names[pair.second]}"
     explained = []
     for position, row in enumerate(test_rows[:EXPLAINED_ROWS]):
         explanation = model.explain(row)
@@ -444,6 +521,7 @@ def run(
                         "feature": names.get(c.feature, c.feature),
                         "value": c.value,
                         "points": c.points,
+                        "cell": c.cell,
                     }
                     for c in explanation.contributions
                 ],
@@ -466,6 +544,8 @@ def run(
         "test_positive_rate": sum(test_labels) / len(test_labels),
         "scale": "log-odds",
         "features": [names[f.name] for f in model.features],
+        "pairs": [f"{names[p.first]} x {names[p.second]}" for p in model.pairs],
+        "capacity": model.capacity,
         **figures,
         "excluded": prepared.excluded,
         "warnings": warnings,

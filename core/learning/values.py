@@ -89,7 +89,12 @@ def number(value: Any) -> float | None:
         return None
     if isinstance(value, int | float):
         return float(value) if math.isfinite(value) else None
-    text = str(value).strip().replace("\u00a0", "").replace(" ", "")
+    return _number_text(str(value))
+
+
+@lru_cache(maxsize=1 << 16)
+def _number_text(value: str) -> float | None:
+    text = value.strip().replace("\u00a0", "").replace(" ", "")
     if not _NUMBER.match(text):
         return None
     if "," in text and "." not in text:

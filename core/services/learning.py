@@ -17,11 +17,12 @@ from sqlalchemy.orm import Session
 
 from core import csvread
 from core.config import WorkspaceConfig
-from core.learning.backtest import BacktestError, Options, compare, run, split
-from core.learning.features import Happened, feature_label, lead_features
+from core.learning.backtest import BacktestError, Options, compare, run, split, suspected_leaks
+from core.learning.features import PROPERTY_PREFIX, Happened, feature_label, lead_features
 from core.learning.labels import Move, label
 from core.learning.model import Explanation, Model, TrainingError, train
 from core.learning.table import TableError, read_table
+from core.learning.terms import value_of
 from core.models import Event, Lead, ScoringModel, StageTransition
 from core.scoring import fit_score
 from core.services.leads import profile_of
@@ -156,8 +157,32 @@ def train_from_database(session: Session, config: WorkspaceConfig, now: datetime
         train_index, test_index = split(labels, None, options)
     rows = [sample.features for sample in samples]
     fits = [fit_score(config.scoring.fit, sample.profile)[0] for sample in samples]
+    settings = config.scoring.model
+    names = sorted({name for row in rows for name in row})
+    # The same leak guard as a backtest's, on the training rows only: a property sales fill in
+    # once the verdict is known ranks the outcome too well to be a trait of the lead.
+    excluded = suspected_leaks(
+        {name: [value_of(rows[i], name) for i in train_index] for name in names},
+        [labels[i] for i in train_index],
+        f"reaching {settings.positive_stage}",
+    )
+    left_out = {PROPERTY_PREFIX + item["column"] for item in excluded} | {
+        item["column"] for item in excluded
+    }
+    kept = [name for name in names if name not in left_out]
+    if not kept:
+        raise LearningError(
+            "no feature is left to learn from after the leak guard ("
+            + "; ".join(f"{item['column']!r}: {item['why']}" for item in excluded)
+            + ")"
+        )
     try:
-        held_out = train([rows[i] for i in train_index], [labels[i] for i in train_index])
+        held_out = train(
+            [rows[i] for i in train_index],
+            [labels[i] for i in train_index],
+            features=kept,
+            order=[order[i] for i in train_index],
+        )
         figures = compare(
             held_out,
             [rows[i] for i in test_index],
@@ -168,10 +193,9 @@ def train_from_database(session: Session, config: WorkspaceConfig, now: datetime
                 [fits[i] for i in test_index],
             ),
         )
-        model = train(rows, labels)
+        model = train(rows, labels, features=kept, order=order)
     except TrainingError as exc:
         raise LearningError(str(exc)) from exc
-    settings = config.scoring.model
     return store(
         session,
         model,
@@ -184,6 +208,7 @@ def train_from_database(session: Session, config: WorkspaceConfig, now: datetime
             "train_rows": len(train_index),
             "test_rows": len(test_index),
             "still_open": still_open,
+            "excluded": excluded,
         },
         now=now,
     )

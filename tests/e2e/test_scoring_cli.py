@@ -53,7 +53,10 @@ def test_train_from_a_file_list_and_use(db_url, tmp_path):
     used = leadbot("scoring", "use", "1", db_url=db_url, cwd=tmp_path)
     assert used.returncode == 0 and used.stdout.startswith("* version 1 (active)")
     listed = leadbot("scoring", "models", db_url=db_url, cwd=tmp_path).stdout.splitlines()
-    assert listed[0].startswith("* version 1 (active)") and listed[2].startswith("  version 2:")
+    # Each version: what it is, how it did, then what the leak guard left out (issue 22).
+    heads = [line for line in listed if not line.startswith("    ")]
+    assert heads[0].startswith("* version 1 (active)") and heads[1].startswith("  version 2:")
+    assert any(line.startswith("    left out 'Prospect ID'") for line in listed)
     assert versions(db_url) == [(1, True), (2, False)]
 
 

@@ -201,3 +201,27 @@ def test_use_on_qualifies_a_likely_lead_with_the_rule_in_its_history(db, config)
             session, [EventIn(email="ads@example.com", type="page_view")], config=on, now=later
         )
         assert result.qualified == []
+
+
+def test_database_training_runs_the_leak_guard_and_lists_what_it_left_out(db, config):
+    """A property sales fill in once the verdict is known ("lost reason") predicts it perfectly;
+    database training leaves it out, as a backtest would, and `scoring models` says so."""
+    from bot.scoring_text import version_lines
+    from core.models import Lead
+
+    with db.transaction() as session:
+        seed_outcomes(session, 240)
+    with db.transaction() as session:
+        samples, _ = learning.database_samples(session, config, NOW)
+        verdict = {sample.lead_id: sample.label for sample in samples}
+        rng = random.Random(4)
+        for lead in session.scalars(select(Lead)):
+            reason = "Closed won" if verdict[lead.id] else rng.choice(["Bad fit", "No budget"])
+            lead.properties = {**(lead.properties or {}), "lost_reason": reason}
+    with db.transaction() as session:
+        version = learning.train_from_database(session, config, NOW)
+        names = [feature["name"] for feature in version.model["features"]]
+        assert "properties.lost_reason" not in names and "source" in names
+        assert [item["column"] for item in version.metrics["excluded"]] == ["lost_reason"]
+        lines = list(version_lines(version))
+        assert any("left out 'lost_reason'" in line for line in lines)
