@@ -206,7 +206,7 @@ def test_use_on_qualifies_a_likely_lead_with_the_rule_in_its_history(db, config)
 def test_database_training_runs_the_leak_guard_and_lists_what_it_left_out(db, config):
     """A property sales fill in once the verdict is known ("lost reason") predicts it perfectly;
     database training leaves it out, as a backtest would, and `scoring models` says so."""
-    from bot.scoring_text import version_lines
+    from bot.cli.scoring_text import version_lines
     from core.models import Lead
 
     with db.transaction() as session:
