@@ -17,7 +17,7 @@ import uvicorn
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack.client import mount_slack
+from bot.http.slack_route import mount_slack
 
 
 def poster(api_url: str, token: str, channel: str) -> fastapi.FastAPI:

@@ -140,6 +140,18 @@ def can_see_stats(config: WorkspaceConfig, user: str) -> bool:
     return config.is_manager(user) or config.is_marketing(user)
 
 
+def check_look_up(config: WorkspaceConfig, user: str) -> None:
+    """``/lead`` beyond ``help``: checked before any lead is looked up, so people outside sales
+    and marketing learn nothing, not even whether an address is a lead."""
+    if not can_look_up(config, user):
+        raise Refused(refusal("/lead", "sales reps, managers and marketing"))
+
+
+def check_stats(config: WorkspaceConfig, user: str) -> None:
+    if not can_see_stats(config, user):
+        raise Refused(refusal("stats", "managers and marketing"))
+
+
 PERMISSIONS: dict[Action, Callable[[WorkspaceConfig, str, LeadLike], bool]] = {
     Action.ACCEPT: can_accept,
     Action.REJECT: can_reject,

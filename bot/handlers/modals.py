@@ -19,13 +19,7 @@ from sqlalchemy.orm import Session
 from bot.runtime import Runtime
 from bot.views.alerts import reject_modal
 from bot.views.forms import assign_modal, bant_modal, opportunity_modal
-from core import access
-from core.access import Action
-from core.businesstime import hours_of
-from core.lifecycle import QUALIFIED, IllegalTransition, Stage
-from core.services import handoff, opened_views, qualification
-from core.services import leads as lead_queries
-from core.services.leads import get_lead
+from core.services import handoff, leadops, opened_views, qualification
 
 Body = dict[str, Any]
 #: A modal builder: (runtime, session, lead id, user, the click or command) -> the view.
@@ -49,38 +43,27 @@ def reject_view(
 def bant_view(
     runtime: Runtime, session: Session, lead_id: int, user: str, body: Body
 ) -> dict[str, Any]:
-    lead = get_lead(session, lead_id)
-    access.check(Action.QUALIFY, runtime.config, user, lead)
-    stage = Stage(lead.stage)
-    if stage in QUALIFIED:  # qualifying accepts it: not while it is offered to someone else
-        handoff.check_may_accept(session, lead, user, runtime.config, runtime.now())
-    if stage not in QUALIFIED and stage is not Stage.SAL:
-        raise IllegalTransition(stage, Stage.SQL)
-    last = lead_queries.latest_qualification(session, lead.id)
-    answers = {name: getattr(last, name) for name in qualification.FIELDS} if last else None
-    return bant_modal(lead.id, lead.full_name, answers)
+    form = qualification.bant_form(
+        session, lead_id, actor=user, config=runtime.config, now=runtime.now()
+    )
+    return bant_modal(form.lead.id, form.lead.full_name, form.answers)
 
 
 def opportunity_view(
     runtime: Runtime, session: Session, lead_id: int, user: str, body: Body
 ) -> dict[str, Any]:
-    config = runtime.config
-    lead = get_lead(session, lead_id)
-    access.check(Action.OPPORTUNITY, config, user, lead)
-    if Stage(lead.stage) is not Stage.SQL:
-        raise IllegalTransition(Stage(lead.stage), Stage.SQO)
-    default = f"{lead.company or lead.full_name}: new business"[:300]
-    today = runtime.now().astimezone(hours_of(config, lead.team)[1]).date()
+    form = qualification.opportunity_form(
+        session, lead_id, actor=user, config=runtime.config, now=runtime.now()
+    )
     return opportunity_modal(
-        lead.id, lead.full_name, list(qualification.CURRENCIES), today, default
+        form.lead.id, form.lead.full_name, list(form.currencies), form.today, form.default_name
     )
 
 
 def assign_view(
     runtime: Runtime, session: Session, lead_id: int, user: str, body: Body
 ) -> dict[str, Any]:
-    lead = get_lead(session, lead_id)
-    access.check(Action.ASSIGN, runtime.config, user, lead)
+    lead = leadops.check_can_assign(session, lead_id, actor=user, config=runtime.config)
     return assign_modal(lead.id, lead.full_name)
 
 

@@ -21,9 +21,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.http import api
 from bot.http.metrics import Metrics
+from bot.http.slack_route import mount_slack
 from bot.runtime import Runtime
 from bot.slack.app import build_app
-from bot.slack.client import build_web_client, mount_slack
+from bot.slack.client import build_web_client
 from bot.slack.presence import SlackPresence, presence_client
 from bot.workers.notifier import Notifier, notifier_worker
 from bot.workers.webhooks import Dispatcher, webhook_worker

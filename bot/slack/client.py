@@ -1,17 +1,8 @@
-"""Serving a Bolt app from the project's FastAPI server, and building its Web API client."""
+"""The Slack Web API client leadbot calls Slack with: 429s waited out, 5xx retried only where
+repeating cannot double anything."""
 
 from __future__ import annotations
 
-import hmac
-import logging
-import re
-import time
-from collections.abc import Sequence
-from typing import Any
-
-import fastapi
-import slack_bolt
-from slack_bolt.request import BoltRequest
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     RateLimitErrorRetryHandler,
@@ -20,7 +11,6 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
 from slack_sdk.http_retry.state import RetryState
-from starlette.concurrency import run_in_threadpool
 
 SLACK_API_URL = "https://slack.com/api/"
 
@@ -66,101 +56,6 @@ class RepeatableServerErrorRetryHandler(ServerErrorRetryHandler):
         return api_method(request.url) in REPEATABLE_METHODS and super()._can_retry(
             state=state, request=request, response=response, error=error
         )
-
-
-log = logging.getLogger(__name__)
-
-#: Slack's own limit: a request signed more than five minutes ago is a replay.
-MAX_SIGNATURE_AGE = 5 * 60
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
-
-
-def signed_by_slack(
-    secret: str | None, body: bytes, timestamp: str | None, signature: str | None
-) -> str | None:
-    """None when Slack signed ``body`` (HMAC-SHA256 of ``v0:<timestamp>:<raw bytes>``) in the
-    last five minutes, else why not. Reads nothing but the raw bytes and two headers, so junk
-    is refused before anything tries to parse it."""
-    if not secret:
-        return "no signing secret is configured (SLACK_SIGNING_SECRET)"
-    if timestamp is None or signature is None:
-        return "unsigned (no X-Slack-Request-Timestamp or X-Slack-Signature)"
-    if not _TIMESTAMP.fullmatch(timestamp):
-        return "X-Slack-Request-Timestamp is not a Unix time"
-    if abs(time.time() - int(timestamp)) > MAX_SIGNATURE_AGE:
-        return "stale timestamp"
-    expected = hmac.new(secret.encode(), b"v0:" + timestamp.encode() + b":" + body, "sha256")
-    if not hmac.compare_digest(f"v0={expected.hexdigest()}".encode(), signature.encode()):
-        return "bad signature"
-    return None
-
-
-def storable(value: Any) -> Any:
-    """``value`` with NUL characters removed and lone surrogates replaced at any depth. Slack
-    passes on whatever a person typed; neither can be stored (PostgreSQL refuses NUL, nothing
-    encodes a surrogate) and neither means anything in a command or a form."""
-    if isinstance(value, str):
-        return _SURROGATE.sub("\ufffd", value.replace("\x00", ""))
-    if isinstance(value, dict):
-        return {storable(key): storable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [storable(item) for item in value]
-    return value
-
-
-def mount_slack(
-    app: fastapi.FastAPI,
-    bolt_app: slack_bolt.App,
-    *,
-    signing_secret: str | None,
-    path: str = "/slack/events",
-) -> None:
-    """Route Slack's requests at ``path`` to ``bolt_app``.
-
-    The signature is checked here on the raw bytes first (401 and one log line when it is
-    missing, wrong or stale, whatever the body holds); only then is the body decoded and parsed
-    (400 when Slack's own request cannot be read). Bolt checks the signature again. The sync
-    ``App.dispatch`` runs in a worker thread so a slow listener never blocks the event loop.
-    """
-
-    async def slack_events(request: fastapi.Request) -> fastapi.Response:
-        raw = await request.body()
-        refused = signed_by_slack(
-            signing_secret,
-            raw,
-            request.headers.get("x-slack-request-timestamp"),
-            request.headers.get("x-slack-signature"),
-        )
-        if refused:
-            client = request.client.host if request.client else "unknown"
-            log.warning("refused a request to %s from %s: %s", path, client, refused)
-            return fastapi.Response(
-                '{"error": "invalid request"}', status_code=401, media_type="application/json"
-            )
-        headers: dict[str, str | Sequence[str]] = {
-            name: request.headers.getlist(name) for name in request.headers
-        }
-        try:
-            bolt_request = BoltRequest(
-                body=raw.decode("utf-8"), query=request.url.query, headers=headers
-            )
-        except ValueError as exc:  # undecodable bytes or a payload that is not JSON
-            log.warning("refused a signed request to %s: unreadable body (%s)", path, exc)
-            return fastapi.Response(
-                '{"error": "unreadable body"}', status_code=400, media_type="application/json"
-            )
-        bolt_request.body = storable(bolt_request.body)
-        bolt_response = await run_in_threadpool(bolt_app.dispatch, bolt_request)
-        response = fastapi.Response(content=bolt_response.body, status_code=bolt_response.status)
-        for name, values in bolt_response.headers.items():
-            if name.lower() == "content-length":
-                continue
-            for value in values:
-                response.headers.append(name, value)
-        return response
-
-    app.add_api_route(path, slack_events, methods=["POST"], include_in_schema=False)
 
 
 def build_web_client(

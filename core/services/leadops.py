@@ -126,6 +126,15 @@ def park(
     return lead
 
 
+def check_can_assign(
+    session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig
+) -> Lead:
+    """The lead, if ``actor`` may assign it (what the assign form checks before it opens)."""
+    lead = get_lead(session, lead_id)
+    access.check(Action.ASSIGN, config, actor, lead)
+    return lead
+
+
 def assign(
     session: Session,
     lead_id: int,

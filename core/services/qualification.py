@@ -20,10 +20,10 @@ from core.businesstime import hours_of
 from core.config import WorkspaceConfig
 from core.lifecycle import QUALIFIED, IllegalTransition, Stage
 from core.messages import AlertRefresh, enqueue
-from core.models import Opportunity, Qualification
+from core.models import Lead, Opportunity, Qualification
 from core.refusals import Invalid
-from core.services.handoff import hand_over
-from core.services.leads import get_lead
+from core.services.handoff import check_may_accept, hand_over
+from core.services.leads import get_lead, latest_qualification
 from core.services.stages import transition
 
 
@@ -166,6 +166,72 @@ def build_bant(
     )
 
 
+#: How many criteria the form asks about (the SQL threshold is a number of these).
+CRITERIA = len(QUESTIONS)
+
+
+def team_today(config: WorkspaceConfig, team: str | None, now: datetime) -> date:
+    """The date in the team's time zone (UTC for an unrouted lead): what "not in the past"
+    and a form's default date are judged by."""
+    return now.astimezone(hours_of(config, team)[1]).date()
+
+
+@dataclass(frozen=True)
+class BantForm:
+    lead: Lead
+    answers: dict[str, object] | None  # the latest answers, to start the form from
+
+
+@dataclass(frozen=True)
+class OpportunityForm:
+    lead: Lead
+    currencies: tuple[str, ...]
+    today: date
+    default_name: str
+
+
+def _check_qualify(
+    session: Session, lead: Lead, actor: str, config: WorkspaceConfig, now: datetime
+) -> Stage:
+    """Permission first, then the stage, so nobody learns a stage they may not see. Qualifying
+    an MQL/PQL accepts it: not while it is offered to someone else."""
+    access.check(Action.QUALIFY, config, actor, lead)
+    stage = Stage(lead.stage)
+    if stage in QUALIFIED:
+        check_may_accept(session, lead, actor, config, now)
+    elif stage is not Stage.SAL:
+        raise IllegalTransition(stage, Stage.SQL)
+    return stage
+
+
+def bant_form(
+    session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig, now: datetime
+) -> BantForm:
+    """What the BANT form opens with, after the checks :func:`qualify` makes."""
+    lead = get_lead(session, lead_id)
+    _check_qualify(session, lead, actor, config, now)
+    last = latest_qualification(session, lead.id)
+    answers = {name: getattr(last, name) for name in FIELDS} if last else None
+    return BantForm(lead, answers)
+
+
+def _check_opportunity(lead: Lead, actor: str, config: WorkspaceConfig) -> None:
+    access.check(Action.OPPORTUNITY, config, actor, lead)
+    if Stage(lead.stage) is not Stage.SQL:
+        raise IllegalTransition(Stage(lead.stage), Stage.SQO)
+
+
+def opportunity_form(
+    session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig, now: datetime
+) -> OpportunityForm:
+    """What the opportunity form opens with, after the checks :func:`record_opportunity`
+    makes."""
+    lead = get_lead(session, lead_id)
+    _check_opportunity(lead, actor, config)
+    default = f"{lead.company or lead.full_name}: new business"[:300]
+    return OpportunityForm(lead, tuple(CURRENCIES), team_today(config, lead.team, now), default)
+
+
 def qualify(
     session: Session,
     lead_id: int,
@@ -178,8 +244,7 @@ def qualify(
     """Record the answers; SQL when at least ``bant_required`` criteria are met, else the lead
     stays SAL. A rep of the team who qualifies an MQL/PQL accepts it in the same step."""
     lead = get_lead(session, lead_id, lock=True)
-    access.check(Action.QUALIFY, config, actor, lead)
-    stage = Stage(lead.stage)
+    stage = _check_qualify(session, lead, actor, config, now)
     accepted_first = False
     if stage in QUALIFIED:
         hand_over(
@@ -192,8 +257,6 @@ def qualify(
             reason="accepted while qualifying",
         )
         accepted_first = True
-    elif stage is not Stage.SAL:
-        raise IllegalTransition(stage, Stage.SQL)
     met = answers.met()
     session.add(
         Qualification(
@@ -236,8 +299,8 @@ def record_opportunity(
     """An opportunity for an SQL makes it an SQO. "Not in the past" is judged by the date in
     the lead's team's time zone (UTC for an unrouted lead)."""
     lead = get_lead(session, lead_id, lock=True)
-    access.check(Action.OPPORTUNITY, config, actor, lead)
-    today = now.astimezone(hours_of(config, lead.team)[1]).date()
+    _check_opportunity(lead, actor, config)
+    today = team_today(config, lead.team, now)
     errors: dict[str, str] = {}
     try:
         value = parse_amount(amount, "amount", required=True)

@@ -474,3 +474,11 @@ def snooze(
     lead.next_reminder_at = until
     session.flush()
     return until
+
+
+def snooze_for(
+    session: Session, lead_id: int, *, actor: str, config: WorkspaceConfig, now: datetime
+) -> datetime:
+    """:func:`snooze`; the new time in the lead's team's time zone, as the person is told."""
+    until = snooze(session, lead_id, actor=actor, config=config, now=now)
+    return until.astimezone(hours_of(config, get_lead(session, lead_id).team)[1])

@@ -13,7 +13,9 @@ import pytest
 import uvicorn
 from slack_bolt import App
 
-from bot.slack.client import build_web_client, mount_slack
+from bot.http.slack_route import mount_slack
+from bot.slack.client import build_web_client
+from bot.slack.payloads import Screen
 from emulators.slack import SlackDriver, SlackEmulator
 
 SECRET = "bolt-test-signing-secret"
@@ -109,7 +111,8 @@ def seen() -> dict[str, Any]:
 @pytest.fixture
 def events_url(slack_emulator: SlackEmulator, seen: dict[str, Any]) -> Iterator[str]:
     api = fastapi.FastAPI()
-    mount_slack(api, build_bolt_app(slack_emulator, seen), signing_secret=SECRET)
+    screen = Screen(actions=frozenset({"accept", "reject"}), views=frozenset({"reject"}))
+    mount_slack(api, build_bolt_app(slack_emulator, seen), signing_secret=SECRET, screen=screen)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
