@@ -36,6 +36,8 @@ SALES_VERDICT = re.compile(
     r"\b(status|stage|tags?|quality|rating|disposition|outcome|result|verdict|won|lost|closed)\b"
 )
 MIN_CLASS = 10
+#: Cells (a categorical column's kept values, a numeric one's ranges) a model may learn at once.
+MAX_MODEL_CELLS = 3000
 EXPLAINED_ROWS = 5
 #: Outcome words taken as the good class when --positive is not given.
 POSITIVE_WORDS = frozenset(
@@ -324,6 +326,7 @@ def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepar
         column_feature[header] = fields.get(header) or PROPERTY_PREFIX + header
     if not column_feature:
         raise BacktestError("no column is left to learn from (see excluded)")
+    _check_width(table, column_feature, [rows[i] for i in train_index])
 
     leads = [_lead(table.headers, row, fields) for row in rows]
     return Prepared(
@@ -338,6 +341,28 @@ def prepare(table: Table, options: Options, fields: Mapping[str, str]) -> Prepar
         warnings=warnings,
         positive=good,
     )
+
+
+def _check_width(
+    table: Table, column_feature: Mapping[str, str], train_rows: Sequence[Sequence[str]]
+) -> None:
+    """Refuses, before any training, a model wider than :data:`MAX_MODEL_CELLS` cells (its
+    solver's memory grows with the square of the width)."""
+    min_count = max(5, len(train_rows) // 500)
+    widths: dict[str, int] = {}
+    for header in column_feature:
+        index = table.column(header)
+        feature = layout(header, [row[index] for row in train_rows], min_count=min_count)
+        widths[header] = len(feature.cells()) if feature else 0
+    total = sum(widths.values())
+    if total > MAX_MODEL_CELLS:
+        widest = sorted(widths, key=lambda name: -widths[name])[:3]
+        shown = ", ".join(f"{name!r} ({widths[name]})" for name in widest)
+        raise BacktestError(
+            f"the {len(column_feature)} columns left to learn from make {total} model cells "
+            f"(values and ranges), more than the {MAX_MODEL_CELLS} a model may have; leave "
+            f"columns out with --exclude (the widest: {shown})"
+        )
 
 
 def _lead(headers: Sequence[str], row: Sequence[str], fields: Mapping[str, str]) -> dict[str, Any]:
