@@ -145,7 +145,7 @@ def failed(
         # The receiver says the endpoint is gone for good; the row waits, due at once, in case
         # an operator enables the endpoint again.
         row.next_attempt_at = now
-        return Recorded(disabled=disable(session, endpoint, "the receiver answered 410 Gone", now))
+        return Recorded(disabled=disable(session, endpoint, webhooks.GONE, now))
     following = webhooks.next_attempt(row.attempts, row.created_at, now)
     gave_up = following is None
     if following is None:

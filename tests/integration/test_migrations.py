@@ -157,7 +157,7 @@ def test_0009_marks_open_leads_to_be_checked_at_once_unless_fully_reminded(empty
         engine.dispose()
     assert {n for n, value in stored.items() if value == at} == {2, 3, 4, 5, 10, 11}
     assert {n for n, value in stored.items() if value is None} == {1, 6, 7, 8, 9}
-    downgrade(empty_url, "-1")
+    downgrade(empty_url, "0008")
     assert "next_reminder_at" not in {c["name"] for c in inspect_columns(empty_url, "leads")}
     assert "reminder_basis" not in tables(empty_url)
 
@@ -181,3 +181,28 @@ def inspect_columns(url, table):
         return inspect(engine).get_columns(table)
     finally:
         engine.dispose()
+
+
+def test_0011_keeps_endpoints_added_before_it_working(empty_url):
+    upgrade(empty_url, "0009")
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO webhook_endpoints (id, url, events, secret, created_at) "
+                    "VALUES (1, 'http://10.0.0.5/hook', '[]', 'whsec_x', :at)"
+                ),
+                {"at": at},
+            )
+        upgrade(empty_url)
+        with engine.connect() as connection:
+            allowed = connection.execute(text("SELECT allow_private FROM webhook_endpoints"))
+            assert [bool(value) for value in allowed.scalars()] == [True]
+    finally:
+        engine.dispose()
+    downgrade(empty_url, "0009")
+    assert "allow_private" not in {
+        c["name"] for c in inspect_columns(empty_url, "webhook_endpoints")
+    }
