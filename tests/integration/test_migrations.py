@@ -206,3 +206,20 @@ def test_0011_keeps_endpoints_added_before_it_working(empty_url):
     assert "allow_private" not in {
         c["name"] for c in inspect_columns(empty_url, "webhook_endpoints")
     }
+
+
+def test_upgrade_refuses_a_revision_this_release_does_not_know(empty_url):
+    from core.migrate import UnknownRevision, expected_heads
+
+    upgrade(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'ffff_newer'"))
+        with pytest.raises(UnknownRevision, match=f"at revision ffff_newer.*{expected_heads()[0]}"):
+            upgrade(empty_url)
+        with engine.connect() as connection:
+            revision = connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert revision.scalar() == "ffff_newer"
+    finally:
+        engine.dispose()
