@@ -6,8 +6,15 @@ from importlib.resources import files
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
+
+
+class UnknownRevision(Exception):
+    """The database's schema is at a revision this release does not know (a newer release
+    migrated it, or it was restored from elsewhere): nothing may touch it."""
 
 
 def alembic_config(url: str) -> Config:
@@ -15,6 +22,43 @@ def alembic_config(url: str) -> Config:
     config.set_main_option("script_location", str(files("migrations")))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
+
+
+def expected_heads() -> tuple[str, ...]:
+    """The schema revision(s) this release brings a database to."""
+    return tuple(ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads())
+
+
+def unknown_revision(connection: Connection) -> str | None:
+    """Why this release must not touch the database on ``connection`` (one line), or None: its
+    schema is at a revision none of this release's migrations knows. An empty database, or one
+    at any revision of this release, is fine."""
+    current = MigrationContext.configure(connection).get_current_heads()
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    known = {revision.revision for revision in script.walk_revisions()}
+    strange = [revision for revision in current if revision not in known]
+    if not strange:
+        return None
+    expects = ", ".join(expected_heads())
+    return (
+        f"the database schema is at revision {', '.join(strange)}, which this release does not "
+        f"know (it expects {expects}): a newer leadbot has migrated it, or it was restored from "
+        "another installation; run that release, or restore a backup made for this one "
+        "(nothing was changed)"
+    )
+
+
+def check_revision(url: str) -> None:
+    """:class:`UnknownRevision` when :func:`unknown_revision` finds the database's schema
+    foreign to this release."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            problem = unknown_revision(connection)
+    finally:
+        engine.dispose()
+    if problem:
+        raise UnknownRevision(problem)
 
 
 #: Any fixed number: the PostgreSQL advisory lock that lets one process at a time migrate.
@@ -27,6 +71,7 @@ def upgrade(url: str, revision: str = "head") -> None:
     the schema at head and do nothing."""
     config = alembic_config(url)
     if make_url(url).get_backend_name() != "postgresql":
+        check_revision(url)
         command.upgrade(config, revision)
         return
     engine = create_engine(url)
@@ -34,6 +79,9 @@ def upgrade(url: str, revision: str = "head") -> None:
         with engine.connect() as connection:
             connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
             try:
+                problem = unknown_revision(connection)
+                if problem:
+                    raise UnknownRevision(problem)
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
                 connection.commit()

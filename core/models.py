@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -438,6 +439,8 @@ class WebhookEndpoint(Base):
     failing_since: Mapped[datetime | None]
     disabled_at: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+    # The operator allowed a private or loopback address (``webhook add --allow-private``).
+    allow_private: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class WebhookEvent(Base):

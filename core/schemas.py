@@ -91,6 +91,16 @@ def _properties(value: dict[str, Any] | None) -> dict[str, Any] | None:
 MAX_DEPTH = 16
 
 
+def fits_float(value: int) -> bool:
+    """Whether a float can hold ``value`` (roughly): scoring and the learned model read every
+    number as a float, and Python's ``float()`` raises for larger integers."""
+    try:
+        float(value)
+    except OverflowError:
+        return False
+    return True
+
+
 def _check_json_text(value: Any, depth: int = 0, path: str = "") -> None:
     """JSON every engine stores and returns unchanged: only storable text (keys and values), no
     NaN/Infinity, bounded nesting. The message names where, as ``a.b[2]``."""
@@ -101,6 +111,8 @@ def _check_json_text(value: Any, depth: int = 0, path: str = "") -> None:
         raise ValueError(f"values {why}{where}")
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"numbers must be finite (no NaN or Infinity){where}")
+    if isinstance(value, int) and not isinstance(value, bool) and not fits_float(value):
+        raise ValueError(f"numbers must fit a 64-bit float (at most about 1.8e308){where}")
     if isinstance(value, dict):
         for key, item in value.items():
             if isinstance(key, str) and (why := unstorable(key)):

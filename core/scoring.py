@@ -77,10 +77,14 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+        try:
+            result = float(value)
+        except OverflowError:  # an integer no float can hold reads as no number
+            return None
+        return result if math.isfinite(result) else None
     try:
         number = float(str(value).strip())
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
     return number if math.isfinite(number) else None
 

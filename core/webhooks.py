@@ -46,8 +46,16 @@ RETRY_FOR = timedelta(days=3)
 DISABLE_AFTER = RETRY_FOR
 
 
+#: Why an endpoint was disabled when its receiver said it is gone for good.
+GONE = "the receiver answered 410 Gone"
+
+
 class BadEndpoint(ValueError):
     """The URL or the event types cannot be used; the message says why, in one line."""
+
+
+class BadTarget(BadEndpoint):
+    """The URL's host is, or resolves to, an address webhooks must not reach."""
 
 
 def new_secret() -> str:
@@ -79,12 +87,14 @@ def check_events(types: Iterable[str] | None) -> list[str]:
 Resolver = Callable[[str, int], Sequence[str]]
 
 
-def check_url(url: str, resolve: Resolver) -> list[str]:
+def check_url(url: str, resolve: Resolver, *, allow_private: bool = False) -> list[str]:
     """Refuse a URL an endpoint must not have (raise :class:`BadEndpoint`); return warnings.
 
     ``resolve(host, port)`` returns the host's addresses, or raises ``OSError`` when it does
     not resolve. Credentials in the URL are refused because they would be stored and shown in
-    ``webhook list``; receivers authenticate leadbot by the signature instead.
+    ``webhook list``; receivers authenticate leadbot by the signature instead. Every address
+    the host has must pass :func:`address_problem` (private and loopback ones only with
+    ``allow_private``).
     """
     text = url.strip()
     if not text or len(text) > MAX_URL:
@@ -110,12 +120,7 @@ def check_url(url: str, resolve: Resolver) -> list[str]:
     if parts.fragment:
         raise BadEndpoint(f"{text!r} has a #fragment, which is never sent; leave it out")
     port = port or (443 if parts.scheme.lower() == "https" else 80)
-    try:
-        addresses = list(resolve(host, port))
-    except (OSError, UnicodeError) as exc:
-        raise BadEndpoint(f"the host {host!r} does not resolve ({exc})") from exc
-    if not addresses:
-        raise BadEndpoint(f"the host {host!r} does not resolve")
+    addresses = _checked_addresses(host, port, resolve, allow_private=allow_private)
     warnings = []
     if parts.scheme.lower() == "http" and not all(_local(a) for a in addresses):
         warnings.append(
@@ -123,6 +128,137 @@ def check_url(url: str, resolve: Resolver) -> list[str]:
             "anyone on the way can read the payloads (use https)"
         )
     return warnings
+
+
+def check_target(url: str, resolve: Resolver, *, allow_private: bool) -> list[str]:
+    """The addresses a delivery to ``url`` may connect to, resolved now, or
+    :class:`BadTarget` (a :class:`BadEndpoint`) saying why none may be: call it again before
+    every attempt, since what a name resolves to can change after ``webhook add``, and connect
+    only to an address it returned."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise BadTarget(f"{url!r} is not a URL ({exc})") from exc
+    if not host:
+        raise BadTarget(f"{url!r} has no host")
+    port = port or (443 if parts.scheme.lower() == "https" else 80)
+    return _checked_addresses(host, port, resolve, allow_private=allow_private)
+
+
+def _checked_addresses(
+    host: str, port: int, resolve: Resolver, *, allow_private: bool
+) -> list[str]:
+    literal = literal_address(host)
+    if literal is not None:
+        addresses = [literal]
+    else:
+        try:
+            addresses = list(resolve(host, port))
+        except (OSError, UnicodeError) as exc:
+            raise BadEndpoint(f"the host {host!r} does not resolve ({exc})") from exc
+        if not addresses:
+            raise BadEndpoint(f"the host {host!r} does not resolve")
+    for address in addresses:
+        problem = address_problem(address, allow_private=allow_private)
+        if problem:
+            shown = host if address == host else f"{host} ({address})"
+            raise BadTarget(f"{shown} is {problem}; webhooks may not be sent there")
+    return addresses
+
+
+#: Cloud providers' instance metadata services, which hand out credentials to whoever asks.
+METADATA = frozenset(
+    ipaddress.ip_address(text)
+    for text in (
+        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean, ...
+        "169.254.170.2",  # AWS ECS task metadata
+        "fd00:ec2::254",  # AWS over IPv6
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud (classic)
+    )
+)
+# Carrier-grade NAT space: neither public nor routable from the internet.
+_SHARED = ipaddress.ip_network("100.64.0.0/10")
+_THIS_NETWORK = ipaddress.ip_network("0.0.0.0/8")
+
+
+def literal_address(host: str) -> str | None:
+    """The address ``host`` spells, in its canonical form, or None for a name. Besides the
+    usual forms this reads what C's ``inet_aton`` reads (and so what a connection would go
+    to): ``2852039166``, ``0xA9FEA9FE``, ``0251.0376.0251.0376``, ``169.254.43518``."""
+    text = host.strip().strip("[]").split("%", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        pass
+    parts = text.split(".")
+    if not 1 <= len(parts) <= 4:
+        return None
+    numbers: list[int] = []
+    for part in parts:
+        lowered = part.lower()
+        try:
+            if lowered.startswith("0x"):
+                numbers.append(int(lowered[2:] or "0", 16))
+            elif len(lowered) > 1 and lowered.startswith("0"):
+                numbers.append(int(lowered, 8))
+            else:
+                numbers.append(int(lowered, 10) if lowered.isdigit() else -1)
+        except ValueError:
+            return None
+        if numbers[-1] < 0:
+            return None
+    *head, last = numbers
+    if any(n > 255 for n in head) or last >= 256 ** (4 - len(head)):
+        return None
+    value = last
+    for index, number in enumerate(head):
+        value += number << (8 * (3 - index))
+    return str(ipaddress.IPv4Address(value))
+
+
+def address_problem(address: str, *, allow_private: bool) -> str | None:
+    """Why a webhook must not be sent to ``address`` (an IP address as resolved), or None.
+
+    Never: cloud metadata services, link-local, multicast, unspecified ("this network") and
+    reserved addresses, in any spelling, IPv4-mapped IPv6 included. Private, shared (CGNAT)
+    and loopback ranges only when ``allow_private`` (the operator said so at ``webhook add``).
+    """
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(
+            address.split("%", 1)[0]
+        )
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip.teredo:
+            embedded = ip.teredo[1]
+        if embedded is None and ip.packed[:12] == bytes(12) and int(ip) > 1:
+            embedded = ipaddress.IPv4Address(ip.packed[12:])  # IPv4-compatible ::a.b.c.d
+        if embedded is not None:
+            problem = address_problem(str(embedded), allow_private=allow_private)
+            return f"{problem} (as {embedded})" if problem else None
+    if ip in METADATA:
+        return "a cloud metadata address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if ip.is_unspecified or (isinstance(ip, ipaddress.IPv4Address) and ip in _THIS_NETWORK):
+        return "an unspecified address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip == ipaddress.IPv4Address("255.255.255.255"):
+        return "the broadcast address"
+    if ip.is_reserved and not ip.is_loopback:
+        return "a reserved address"
+    private = (
+        ip.is_loopback or ip.is_private or (isinstance(ip, ipaddress.IPv4Address) and ip in _SHARED)
+    )
+    if private and not allow_private:
+        kind = "a loopback" if ip.is_loopback else "a private"
+        return f"{kind} address (add the endpoint with --allow-private if that is meant)"
+    return None
 
 
 def _local(address: str) -> bool:

@@ -16,6 +16,7 @@ from bot.cli.common import UsageError, database_url, require, settings, workspac
 from bot.runtime import Runtime, utcnow
 from core.config import ConfigError, WorkspaceConfig, load_config
 from core.db import Database
+from core.migrate import UnknownRevision
 from core.schemas import unstorable
 
 # --- commands --------------------------------------------------------------------------------
@@ -542,7 +543,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (UsageError, preflight.StartupError) as exc:
+    except (UsageError, preflight.StartupError, UnknownRevision) as exc:
         print(f"leadbot: {exc}", file=sys.stderr)
         return 2
     except SQLAlchemyError as exc:  # the database went away or refused mid-command

@@ -13,6 +13,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from core.db import make_engine
+from core.migrate import unknown_revision
 
 URL_EXAMPLES = "like sqlite:///leadbot.db or postgresql+psycopg://user:password@host:5432/leadbot"
 
@@ -26,6 +27,9 @@ TOKEN_ERRORS = {
     "not_allowed_token_type": "is not a bot token (xoxb-...)",
     "invalid_token": "is not a valid token",
 }
+
+
+NOT_JSON = "Received a response in a non-JSON format"
 
 
 class StartupError(Exception):
@@ -71,6 +75,7 @@ def database(url: str) -> None:
     try:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
+            problem = unknown_revision(connection)
     except DBAPIError as exc:
         hint = "can its directory be written?" if sqlite else "is the server running?"
         raise StartupError(
@@ -79,6 +84,8 @@ def database(url: str) -> None:
         ) from None
     finally:
         engine.dispose()
+    if problem:
+        raise StartupError(f"{safe_url(url)}: {problem}")
 
 
 def slack(token: str, api_url: str, *, timeout: int = 15) -> str:
@@ -89,6 +96,13 @@ def slack(token: str, api_url: str, *, timeout: int = 15) -> str:
         reply = client.auth_test()
     except SlackApiError as exc:
         error = str(exc.response.get("error") or "")
+        if error.startswith(NOT_JSON):  # slack_sdk's word for a body it could not parse
+            kind = "a web page" if "<" in error[len(NOT_JSON) :][:200] else "something"
+            raise StartupError(
+                f"{api_url} answered auth.test with {kind} (HTTP {exc.response.status_code}), "
+                "not with Slack's JSON: it is not Slack's Web API; check LEADBOT_SLACK_API_URL "
+                "(default https://slack.com/api/)"
+            ) from None
         if error in TOKEN_ERRORS:
             raise StartupError(
                 f"Slack refused the bot token: it {TOKEN_ERRORS[error]} ({error}); "

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from bot.runtime import Runtime, utcnow
-from bot.workers.webhooks import Dispatcher
+from bot.workers.webhooks import Dispatcher, resolve
 from core import webhooks
 from core.config import Settings, WorkspaceConfig
 from core.db import Database
@@ -18,10 +17,6 @@ from core.services import webhook_endpoints as endpoints
 
 if TYPE_CHECKING:
     pass
-
-
-def resolve(host: str, port: int) -> Sequence[str]:
-    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -36,11 +31,17 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"event types to send (default: all): {', '.join(webhooks.LEAD_EVENTS)}",
     )
     add.add_argument("--description", help="what the endpoint is for")
+    add.add_argument(
+        "--allow-private",
+        action="store_true",
+        help="allow a private or loopback address (a receiver on this machine or network)",
+    )
     actions.add_parser("list", help="endpoints, their state and delivery counts (no secrets)")
     for name, text in (
         ("remove", "delete an endpoint and its undelivered events"),
         ("test", "send a webhook.test event to an endpoint now"),
-        ("retry", "enable an endpoint again and send its failed deliveries again"),
+        ("retry", "send an endpoint's failed deliveries again (enabling it after failures)"),
+        ("enable", "enable an endpoint disabled by its receiver (410 Gone) and send again"),
     ):
         actions.add_parser(name, help=text).add_argument("id")
     deliveries = actions.add_parser("deliveries", help="an endpoint's last deliveries")
@@ -82,6 +83,7 @@ def _run(args: argparse.Namespace, env: Settings, db: Database) -> int:
                 description=args.description,
                 resolve=resolve,
                 now=utcnow(),
+                allow_private=args.allow_private,
             )
             endpoint_id, url, chosen = added.endpoint.id, added.endpoint.url, added.endpoint.events
         for warning in added.warnings:
@@ -109,9 +111,10 @@ def _run(args: argparse.Namespace, env: Settings, db: Database) -> int:
             removed = endpoints.remove(session, endpoint_id)
         print(f"webhook {endpoint_id} removed ({removed.url})")
         return 0
-    if action == "retry":
+    if action in ("retry", "enable"):
+        requeue = endpoints.retry if action == "retry" else endpoints.enable
         with db.transaction() as session:
-            queued = endpoints.retry(session, endpoint_id, now=utcnow())
+            queued = requeue(session, endpoint_id, now=utcnow())
         print(
             f"webhook {endpoint_id} enabled; {queued} undelivered event(s) due now "
             "(`leadbot serve` sends them, or `leadbot jobs run outbox`)"

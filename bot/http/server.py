@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_sdk import WebClient
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,6 +34,56 @@ from bot.workers.worker import DeliveryWorker
 from core.config import key_path
 
 MAX_BODY = 1024 * 1024
+
+
+log = logging.getLogger(__name__)
+
+#: What a request is told while the database does not answer.
+DATABASE_DOWN = "the database is unavailable; try again shortly"
+
+
+def database_down(exc: BaseException) -> bool:
+    """The error means the database cannot be reached (refused, dropped, timed out), not that
+    a statement was wrong."""
+    return isinstance(exc, DBAPIError) and (
+        isinstance(exc, OperationalError | InterfaceError) or exc.connection_invalidated
+    )
+
+
+class DatabaseUnavailable:
+    """While the database does not answer, every request that needs it gets 503 with a message
+    and the log one line (no traceback per request)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracked)
+        except DBAPIError as exc:
+            if started or not database_down(exc):
+                raise
+            reason = (str(exc.orig or exc).strip().splitlines() or [type(exc).__name__])[0]
+            log.warning(
+                "%s %s: 503, database unavailable (%s)",
+                scope.get("method"),
+                scope.get("path"),
+                reason,
+            )
+            response = JSONResponse(
+                {"detail": DATABASE_DOWN}, status_code=503, headers={"Retry-After": "5"}
+            )
+            await response(scope, receive, send)
 
 
 class BodyLimit:
@@ -207,4 +259,5 @@ def create_app(
     if slack:
         mount_slack(app, slack.bolt, signing_secret=runtime.settings.slack_signing_secret)
     app.add_middleware(BodyLimit)
+    app.add_middleware(DatabaseUnavailable)
     return app

@@ -11,8 +11,9 @@ is one call into ``core.services`` in one transaction, then a nudge to the outbo
 
 Missed runs (a paused process, a busy machine) are caught up once: ``coalesce`` folds every
 missed run of a job into one, ``misfire_grace_time`` (one period) lets that one run late, and
-``max_instances=1`` never runs a job twice at once in a process. Across processes, the
-database's unique keys make a second run a no-op (see the README).
+``max_instances=1`` never runs a job twice at once in a process. Across processes, each job
+takes a PostgreSQL advisory lock for its period first (:mod:`core.joblock`): one process runs
+it, the others skip; and the database's unique keys make a later second run a no-op.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.runtime import Runtime
+from core import joblock
 from core.services import digest, learning, offers, opened_views, reminders
 
 log = logging.getLogger(__name__)
@@ -41,9 +43,16 @@ PRUNE_GRACE_SECONDS = 24 * 60 * 60
 Job = Callable[[Runtime], str]
 
 
+BUSY = "another process is running it"
+
+
 def run_reminders(runtime: Runtime) -> str:
     """Claim windows that ran out are closed first, then the SLA reminders come due."""
     with runtime.db.transaction() as session:
+        if not joblock.hold(
+            session, "reminders", joblock.slot(runtime.now(), REMINDERS_EVERY_SECONDS)
+        ):
+            return f"reminders: {BUSY}"
         opened = offers.close_expired_windows(session, runtime.config, runtime.now())
         queued = reminders.send_reminders(session, runtime.config, runtime.now())
     if queued or opened:
@@ -54,6 +63,8 @@ def run_reminders(runtime: Runtime) -> str:
 
 def run_digest(runtime: Runtime) -> str:
     with runtime.db.transaction() as session:
+        if not joblock.hold(session, "digest", joblock.day(runtime.now())):
+            return f"digest: {BUSY}"
         queued = digest.queue_digest(session, runtime.config, runtime.now())
     if queued:
         runtime.outbox_changed()
@@ -63,11 +74,15 @@ def run_digest(runtime: Runtime) -> str:
 
 def run_retrain(runtime: Runtime) -> str:
     with runtime.db.transaction() as session:
+        if not joblock.hold(session, "retrain", joblock.week(runtime.now())):
+            return f"retrain: {BUSY}"
         return "retrain: " + learning.retrain_weekly(session, runtime.config, runtime.now())
 
 
 def run_prune(runtime: Runtime) -> str:
     with runtime.db.transaction() as session:
+        if not joblock.hold(session, "prune", joblock.day(runtime.now())):
+            return f"prune: {BUSY}"
         forgotten = opened_views.prune(session, runtime.now())
     return f"prune: {forgotten} old form record(s) forgotten"
 

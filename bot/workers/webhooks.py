@@ -12,18 +12,24 @@ The bookkeeping (claim, lease, schedule, disabling) is core.services.webhook_del
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from standardwebhooks import Webhook
 
 from bot.runtime import Runtime
 from bot.workers.worker import DeliveryWorker
+from core import webhooks
 from core.services import webhook_delivery
 from core.services.webhook_delivery import Attempt
+from core.webhooks import Resolver
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +62,44 @@ def signed_headers(attempt: Attempt, at: datetime) -> dict[str, str]:
     }
 
 
-def send(client: httpx.Client, attempt: Attempt) -> Outcome:
-    """One POST; never raises for what the network or the receiver does."""
-    headers = signed_headers(attempt, datetime.now(UTC))
+def resolve(host: str, port: int) -> Sequence[str]:
+    return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, Any]]:
+    """``url`` sent to ``address`` (an address :func:`core.webhooks.check_target` allowed) with
+    the name kept for the Host header and TLS, so a name that resolves elsewhere by the time we
+    connect (DNS rebinding) cannot redirect the delivery."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if host == address or host.strip("[]") == address:
+        return url, {}, {}
+    shown = f"[{address}]" if ":" in address else address
+    netloc = shown + (f":{parts.port}" if parts.port else "")
+    extensions = {"sni_hostname": host} if parts.scheme.lower() == "https" else {}
+    return urlunsplit(parts._replace(netloc=netloc)), {"host": parts.netloc}, extensions
+
+
+def send(attempt: Attempt, timeout: float, resolver: Resolver = resolve) -> Outcome:
+    """One POST; never raises for what the network or the receiver does. The target is checked
+    again first (what a name resolves to can change after ``webhook add``), and ``timeout``
+    bounds the whole attempt, however slowly the receiver trickles its answer."""
+    try:
+        addresses = webhooks.check_target(
+            attempt.url, resolver, allow_private=attempt.allow_private
+        )
+    except webhooks.BadEndpoint as exc:
+        return Outcome(None, f"refused target: {exc}"[:MAX_ANSWER])
+    url, host, extensions = pinned(attempt.url, addresses[0])
+    headers = {**signed_headers(attempt, datetime.now(UTC)), **host}
+    client = httpx.Client(timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False)
+    # The whole attempt's deadline: closing the client ends any read still waiting.
+    deadline = threading.Timer(timeout, client.close)
+    deadline.daemon = True
+    deadline.start()
     try:
         with client.stream(
-            "POST", attempt.url, content=attempt.body.encode(), headers=headers
+            "POST", url, content=attempt.body.encode(), headers=headers, extensions=extensions
         ) as response:
             if 200 <= response.status_code < 300:
                 return Outcome(response.status_code, None)
@@ -72,8 +110,13 @@ def send(client: httpx.Client, attempt: Attempt) -> Outcome:
                     break
     except httpx.TimeoutException as exc:
         return Outcome(None, f"timed out ({type(exc).__name__})")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, RuntimeError, OSError) as exc:
+        if not deadline.is_alive():
+            return Outcome(None, f"timed out (no answer within {timeout:g} s)")
         return Outcome(None, f"{type(exc).__name__}: {exc}"[:MAX_ANSWER])
+    finally:
+        deadline.cancel()
+        client.close()
     text = answer.decode("utf-8", "replace")[:MAX_ANSWER].strip()
     return Outcome(response.status_code, f"HTTP {response.status_code}: {text}".strip(": "))
 
@@ -94,22 +137,24 @@ class Dispatcher:
         *,
         timeout: float | None = None,
         rest: float | None = None,
+        threads: int = THREADS,
+        resolver: Resolver = resolve,
     ) -> None:
         self.runtime = runtime
+        self.threads = threads
+        self.resolver = resolver
         self.timeout = timeout if timeout is not None else runtime.settings.webhook_timeout
         # Longer than an attempt can take, so a live attempt's row is never taken over.
         self.lease = timedelta(seconds=3 * self.timeout + 5)
         self.rest = rest  # seconds an endpoint rests after a failure; None: until reset()
-        self.client = httpx.Client(
-            timeout=httpx.Timeout(self.timeout), follow_redirects=False, trust_env=False
-        )
         self._lock = threading.Lock()
         self._in_flight: set[int] = set()
+        self._failing_in_flight: set[int] = set()
         self._resting: dict[int, float] = {}
         self.report = WebhookReport()
 
     def close(self) -> None:
-        self.client.close()
+        """Nothing to release: each attempt has a connection of its own."""
 
     def reset(self) -> None:
         """A new round: every endpoint may be tried again."""
@@ -140,16 +185,22 @@ class Dispatcher:
                     lease=self.lease,
                     exclude=self._excluded(),
                     only=only,
+                    # Endpoints that keep failing share all threads but one, which is kept for
+                    # the healthy ones: slow receivers never starve a healthy endpoint.
+                    healthy_only=len(self._failing_in_flight) >= self.threads - 1,
                 )
             if attempt is None:
                 return None
             self._in_flight.add(attempt.endpoint_id)
+            if attempt.failing:
+                self._failing_in_flight.add(attempt.endpoint_id)
         try:
-            outcome = send(self.client, attempt)
+            outcome = send(attempt, self.timeout, self.resolver)
             self._record(attempt, outcome)
         finally:
             with self._lock:
                 self._in_flight.discard(attempt.endpoint_id)
+                self._failing_in_flight.discard(attempt.endpoint_id)
         return outcome
 
     def _record(self, attempt: Attempt, outcome: Outcome) -> None:
@@ -187,7 +238,7 @@ class Dispatcher:
                 self.runtime.outbox_changed()  # marketing is told through the Slack outbox
         self.runtime.attempted("webhooks", "delivered" if outcome.ok else "failed")
 
-    def drain(self, threads: int = THREADS) -> WebhookReport:
+    def drain(self, threads: int | None = None) -> WebhookReport:
         """One round: deliver everything due (each failing endpoint tried once), in parallel
         across endpoints; returns what happened in this round."""
         self.reset()
@@ -199,7 +250,7 @@ class Dispatcher:
 
         workers = [
             threading.Thread(target=loop, name=f"leadbot-webhooks-drain-{n}", daemon=True)
-            for n in range(threads)
+            for n in range(threads or self.threads)
         ]
         for worker in workers:
             worker.start()
@@ -215,6 +266,7 @@ def webhook_worker(
     commit that queued something, and every ``interval`` seconds for retries that came due (a
     failed endpoint rests that long)."""
     dispatcher.rest = interval
+    dispatcher.threads = threads
     return DeliveryWorker(
         "leadbot-webhooks",
         lambda _pause: dispatcher.step(),

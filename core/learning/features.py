@@ -36,12 +36,12 @@ def lead_features(
     lead: Mapping[str, Any], events: Iterable[Happened] = (), as_of: datetime | None = None
 ) -> dict[str, Any]:
     """Feature name -> raw value (missing values are simply absent or None)."""
-    features: dict[str, Any] = {name: lead.get(name) for name in PROFILE_FEATURES}
+    features: dict[str, Any] = {name: readable(lead.get(name)) for name in PROFILE_FEATURES}
     properties = lead.get("properties") or {}
     if isinstance(properties, Mapping):
         for key, value in properties.items():
             if not isinstance(value, Mapping | list):
-                features[PROPERTY_PREFIX + str(key)] = value
+                features[PROPERTY_PREFIX + str(key)] = readable(value)
     counts: Counter[str] = Counter()
     latest: dict[str, datetime] = {}
     for event in events:
@@ -56,6 +56,17 @@ def lead_features(
             age = (as_of - latest[kind]).total_seconds() / 86400.0
             features[EVENT_PREFIX + kind + RECENCY_SUFFIX] = round(age, 3)
     return features
+
+
+def readable(value: Any) -> Any:
+    """``value``, or None (missing) when no model can read it: an integer no float can hold
+    (stored before intake bounded numbers, or written to the database by hand)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return None
+    return value
 
 
 def absent_value(feature: str) -> Any:

@@ -1,18 +1,15 @@
-"""Reading a history file: any encoding (as :mod:`core.csvread` reads an import), a BOM or
-none, commas, semicolons or tabs."""
+"""Reading a history file with :mod:`core.csvread`, the reader of imports: any encoding, a BOM
+or none, commas, semicolons, tabs or bars."""
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import csvread
 
-#: Characters read to guess the separator; a header and a few rows are enough.
-SNIFF_BYTES = 65536
-SEPARATORS = ",;\t|"
+#: Cells a history may hold (rows times columns): the backtest keeps them all in memory.
+MAX_CELLS = 5_000_000
 
 
 class TableError(Exception):
@@ -43,64 +40,58 @@ class Table:
         return [row[index] for row in self.rows]
 
 
-def _separator(sample: str) -> str:
-    """The separator that splits the first lines into the same number (> 1) of cells most
-    often, quotes respected; ties go to the one giving more columns, then to the comma."""
-    lines = sample.splitlines()[:-1] or sample.splitlines()  # the last line may be cut off
-    best, best_key = ",", (0, 0, 0)
-    for rank, sep in enumerate(reversed(SEPARATORS)):
-        try:
-            widths = [
-                len(r) for r in csv.reader(io.StringIO("\n".join(lines[:200])), delimiter=sep)
-            ]
-        except csv.Error:
-            continue
-        if not widths or widths[0] < 2:
-            continue
-        agreeing = sum(1 for width in widths if width == widths[0])
-        key = (agreeing, widths[0], rank)
-        if key > best_key:
-            best, best_key = sep, key
-    return best
-
-
 def read_table(path: Path) -> Table:
-    """The file as a header and rows of strings, every row as long as the header."""
+    """The file as a header and rows of strings, every row as long as the header. A file wider
+    than :data:`core.csvread.MAX_COLUMNS` columns, or holding more than :data:`MAX_CELLS`
+    cells, is refused as soon as that is known."""
     try:
-        text, encoding = csvread.decode(csvread.read_file(path))
+        source = csvread.open_csv(path)
+        if source.empty:
+            raise TableError("is empty")
+        records = source.records()
+        first = next((r for r in records if any(cell.strip() for cell in r.cells)), None)
+        if first is None:
+            raise TableError("is empty")
+        headers = [header.strip() for header in first.cells]
+        if len(headers) < 2:
+            raise TableError(
+                "is not a CSV table: its header has one column (separate columns with , ; or tab)"
+            )
+        headers = _unique(headers)
+        width = len(headers)
+        most = max(1, MAX_CELLS // width)
+        rows: list[list[str]] = []
+        ragged = too_long = 0
+        for record in records:
+            cells = record.cells
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(rows) >= most:
+                raise TableError(
+                    f"has more than {most} rows of {width} columns; a history may hold at most "
+                    f"{MAX_CELLS:,} cells (leave out columns, or take a sample of the rows)"
+                )
+            if len(cells) != width:
+                ragged += 1
+                cells = (cells + [""] * width)[:width]
+            if any(len(cell) > csvread.MAX_CELL_CHARS for cell in cells):
+                too_long += 1
+                cells = ["" if len(cell) > csvread.MAX_CELL_CHARS else cell for cell in cells]
+            rows.append(cells)
     except csvread.CsvFileError as exc:
         raise TableError(str(exc)) from None
-    if not text.strip():
-        raise TableError("is empty")
-    separator = _separator(text[:SNIFF_BYTES])
-    try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=separator))
-    except csv.Error as exc:
-        raise TableError(f"is not a readable CSV file ({exc})") from exc
-    records = [record for record in records if any(cell.strip() for cell in record)]
-    if not records:
-        raise TableError("is empty")
-    headers = [header.strip() for header in records[0]]
-    if len(headers) < 2:
-        raise TableError(
-            "is not a CSV table: its header has one column (separate columns with , ; or tab)"
-        )
-    headers = _unique(headers)
-    width = len(headers)
-    rows: list[list[str]] = []
-    ragged = 0
-    for record in records[1:]:
-        if len(record) != width:
-            ragged += 1
-            record = (record + [""] * width)[:width]
-        rows.append(record)
     if not rows:
         raise TableError("has a header but no rows")
-    table = Table(headers, rows, encoding, separator)
+    table = Table(headers, rows, source.encoding, source.separator)
     if ragged:
         table.warnings.append(
             f"{ragged} row(s) had a different number of cells than the header; "
             "missing cells count as blank, extra cells were ignored"
+        )
+    if too_long:
+        table.warnings.append(
+            f"{too_long} row(s) had a cell longer than {csvread.MAX_CELL_CHARS} characters; "
+            "such cells count as blank"
         )
     return table
 

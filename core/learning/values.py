@@ -88,7 +88,11 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or is_missing(value):
         return None
     if isinstance(value, int | float):
-        return float(value) if math.isfinite(value) else None
+        try:
+            result = float(value)
+        except OverflowError:  # an integer no float can hold: the model cannot read it
+            return None
+        return result if math.isfinite(result) else None
     return _number_text(str(value))
 
 

@@ -4,6 +4,7 @@ active one, and score a stored lead with it."""
 from __future__ import annotations
 
 import json
+import logging
 import math
 import threading
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from core.learning.terms import value_of
 from core.models import Event, Lead, ScoringModel, StageTransition
 from core.scoring import fit_score
 from core.services.leads import profile_of
+
+log = logging.getLogger(__name__)
 
 
 class LearningError(Exception):
@@ -413,7 +416,13 @@ def likelihood_of(
             select(Event.type, Event.occurred_at).where(Event.lead_id == lead.id)
         )
     ]
-    explanation = model.explain(lead_features(profile_of(lead), events, as_of=now))
+    try:
+        explanation = model.explain(lead_features(profile_of(lead), events, as_of=now))
+    except (ArithmeticError, ValueError, TypeError) as exc:
+        # The likelihood only informs: a value no model reads must never stop the lead's page,
+        # its alert or its qualification by the rules.
+        log.warning("lead %s: no likelihood (model %s cannot read it: %s)", lead.id, version, exc)
+        return None
     return Likelihood(explanation.probability, version, explanation)
 
 

@@ -34,6 +34,8 @@ class Attempt:
     event_type: str
     body: str
     attempts: int
+    allow_private: bool = False
+    failing: bool = False  # the endpoint's last attempts failed
 
 
 @dataclass(frozen=True)
@@ -62,10 +64,14 @@ def claim(
     lease: timedelta,
     exclude: Collection[int] = (),
     only: int | None = None,
+    healthy_only: bool = False,
 ) -> Attempt | None:
-    """Lease the next due delivery (none of the endpoints in ``exclude``; the delivery
-    ``only``, if given and due), or None."""
+    """Lease the next due delivery (none of the endpoints in ``exclude``; only of endpoints
+    whose last attempt did not fail with ``healthy_only``; the delivery ``only``, if given and
+    due), or None."""
     query = CLAIMABLE
+    if healthy_only:
+        query = query.where(WebhookEndpoint.failing_since.is_(None))
     if exclude:
         query = query.where(WebhookDelivery.endpoint_id.not_in(list(exclude)))
     if only is not None:
@@ -84,6 +90,8 @@ def claim(
         event.type,
         event.body,
         delivery.attempts,
+        allow_private=endpoint.allow_private,
+        failing=endpoint.failing_since is not None,
     )
 
 
@@ -114,7 +122,7 @@ def failed(
         # an operator enables the endpoint again.
         row.last_error = error[:MAX_ERROR]
         row.next_attempt_at = now
-        return Recorded(disabled=disable(session, endpoint, "the receiver answered 410 Gone", now))
+        return Recorded(disabled=disable(session, endpoint, webhooks.GONE, now))
     following = webhooks.next_attempt(row.attempts, row.created_at, now)
     gave_up = following is None
     DELIVERIES.failed(

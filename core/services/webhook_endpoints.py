@@ -58,15 +58,21 @@ def add(
     description: str | None,
     resolve: webhooks.Resolver,
     now: datetime,
+    allow_private: bool = False,
 ) -> Added:
     chosen = webhooks.check_events(events)
-    warnings = webhooks.check_url(url, resolve)
+    warnings = webhooks.check_url(url, resolve, allow_private=allow_private)
     text = (description or "").strip() or None
     if text and len(text) > MAX_DESCRIPTION:
         raise webhooks.BadEndpoint(f"the description is limited to {MAX_DESCRIPTION} characters")
     secret = webhooks.new_secret()
     endpoint = WebhookEndpoint(
-        url=url.strip(), description=text, events=chosen, secret=secret, created_at=now
+        url=url.strip(),
+        description=text,
+        events=chosen,
+        secret=secret,
+        created_at=now,
+        allow_private=allow_private,
     )
     session.add(endpoint)
     session.flush()
@@ -164,10 +170,33 @@ def deliveries(
     return [DeliveryRow(d, e) for d, e in session.execute(query)]
 
 
+class EndpointGone(webhooks.BadEndpoint):
+    """The endpoint was disabled because its receiver said it is gone: only ``enable`` may
+    bring it back, deliberately."""
+
+
 def retry(session: Session, endpoint_id: int, *, now: datetime) -> int:
-    """Enable the endpoint again and make every undelivered row of it due now (given-up rows
-    included); returns how many rows are queued."""
+    """Make every undelivered row of the endpoint due now (given-up rows included), enabling it
+    again when it was disabled after days of failures; returns how many rows are queued. An
+    endpoint whose receiver answered 410 Gone stays disabled: :class:`EndpointGone` says how
+    to enable it."""
     endpoint = get(session, endpoint_id, lock=True)
+    if endpoint.disabled_at is not None and endpoint.disabled_reason == webhooks.GONE:
+        raise EndpointGone(
+            f"webhook {endpoint_id} is disabled: {webhooks.GONE} on "
+            f"{endpoint.disabled_at:%Y-%m-%d %H:%M} UTC; if the receiver is back, enable it with "
+            f"`leadbot webhook enable {endpoint_id}` (its undelivered events are then sent again)"
+        )
+    return _requeue(session, endpoint, now)
+
+
+def enable(session: Session, endpoint_id: int, *, now: datetime) -> int:
+    """Enable the endpoint, whatever disabled it, and make its undelivered rows due now."""
+    return _requeue(session, get(session, endpoint_id, lock=True), now)
+
+
+def _requeue(session: Session, endpoint: WebhookEndpoint, now: datetime) -> int:
+    endpoint_id = endpoint.id
     endpoint.disabled_at = None
     endpoint.disabled_reason = None
     endpoint.failing_since = None

@@ -161,3 +161,70 @@ def test_a_port_out_of_range_is_a_usage_error(command):
     result = leadbot(*command)
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr
     assert f"argument --port: '{command[-1]}' is not a port from" in result.stderr
+
+
+@pytest.fixture
+def foreign_revision(sqlite_url: str) -> str:
+    """A database a newer release has migrated: its schema is at a revision unknown here."""
+    from sqlalchemy import create_engine, text
+
+    from core.migrate import upgrade
+
+    upgrade(sqlite_url)
+    engine = create_engine(sqlite_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0042_from_the_future'"))
+    engine.dispose()
+    return sqlite_url
+
+
+def revision_of(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT version_num FROM alembic_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "command", [("serve",), ("db", "upgrade"), ("api-key", "list"), ("webhook", "list")]
+)
+def test_a_schema_revision_this_release_does_not_know_is_left_alone(foreign_revision, command):
+    from core.migrate import expected_heads
+
+    env = serve_env(foreign_revision, None)
+    line = one_line(leadbot(*command, **env), "0042_from_the_future", *expected_heads())
+    assert "does not know" in line and "nothing was changed" in line
+    assert revision_of(foreign_revision) == "0042_from_the_future"
+
+
+def test_a_slack_url_that_answers_a_web_page(sqlite_url, tmp_path):
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = b"<!doctype html><html><body>Welcome to nginx!</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/api/"
+        result = leadbot("serve", **serve_env(sqlite_url, None, LEADBOT_SLACK_API_URL=url))
+    finally:
+        server.shutdown()
+        server.server_close()
+    line = one_line(result, "LEADBOT_SLACK_API_URL", "a web page")
+    assert "SLACK_BOT_TOKEN" not in line

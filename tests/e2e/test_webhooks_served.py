@@ -53,7 +53,7 @@ def leadbot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
 
 
 def add_webhook(env: dict[str, str], receiver: Receiver, *extra: str) -> int:
-    added = leadbot(env, "webhook", "add", receiver.url, *extra)
+    added = leadbot(env, "webhook", "add", receiver.url, "--allow-private", *extra)
     assert added.returncode == 0, added.stderr
     lines = added.stdout.strip().splitlines()
     receiver.secret = lines[-1]

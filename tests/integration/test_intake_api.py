@@ -505,7 +505,7 @@ def _burst_state(db_url, config, clock, post):
         key = create_key(s, "tests", now=clock())
         webhook_endpoints.add(
             s, "http://127.0.0.1:9/hooks", events=None, description=None, resolve=resolve,
-            now=clock(),
+            now=clock(), allow_private=True,
         )  # fmt: skip
     with TestClient(create_app(runtime), headers={"Authorization": f"Bearer {key}"}) as client:
         for profile in PROFILES:

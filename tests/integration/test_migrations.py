@@ -218,3 +218,45 @@ def test_0011_adds_the_crm_link_and_sync_state_and_takes_them_away(empty_url):
     downgrade(empty_url, "0010")
     assert not {"crm_system", "crm_id"} & {c["name"] for c in inspect_columns(empty_url, "leads")}
     assert "crm_sync_state" not in tables(empty_url)
+
+
+def test_0012_keeps_endpoints_added_before_it_working(empty_url):
+    upgrade(empty_url, "0011")
+    at = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO webhook_endpoints (id, url, events, secret, created_at) "
+                    "VALUES (1, 'http://10.0.0.5/hook', '[]', 'whsec_x', :at)"
+                ),
+                {"at": at},
+            )
+        upgrade(empty_url, "0012")
+        with engine.connect() as connection:
+            allowed = connection.execute(text("SELECT allow_private FROM webhook_endpoints"))
+            assert [bool(value) for value in allowed.scalars()] == [True]
+    finally:
+        engine.dispose()
+    downgrade(empty_url, "0011")
+    assert "allow_private" not in {
+        c["name"] for c in inspect_columns(empty_url, "webhook_endpoints")
+    }
+
+
+def test_upgrade_refuses_a_revision_this_release_does_not_know(empty_url):
+    from core.migrate import UnknownRevision, expected_heads
+
+    upgrade(empty_url)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("UPDATE alembic_version SET version_num = 'ffff_newer'"))
+        with pytest.raises(UnknownRevision, match=f"at revision ffff_newer.*{expected_heads()[0]}"):
+            upgrade(empty_url)
+        with engine.connect() as connection:
+            revision = connection.execute(text("SELECT version_num FROM alembic_version"))
+            assert revision.scalar() == "ffff_newer"
+    finally:
+        engine.dispose()

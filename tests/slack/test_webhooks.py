@@ -8,6 +8,7 @@ import threading
 from collections import defaultdict
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from bot.cli.webhook import resolve
@@ -32,6 +33,7 @@ def add_endpoint(bot, receiver, events=None):
             description="CRM",
             resolve=resolve,
             now=bot.runtime.now(),
+            allow_private=True,
         )
     receiver.secret = added.secret
     assert added.warnings == []  # plain http to loopback is local
@@ -339,7 +341,8 @@ def test_410_disables_and_three_days_of_failures_disable_marketing_told_once(bot
                 == 2
             )
 
-        # A disabled endpoint gets nothing new; retry enables it and sends what is undelivered.
+        # A disabled endpoint gets nothing new; one its receiver said is gone is not enabled by
+        # retry, which says how; enable does it and sends what is undelivered.
         bot.qualify("second@acme.de")
         with bot.db.transaction() as s:
             assert webhook_endpoints.deliveries(s, gone_id)[0].event.lead_id == first
@@ -347,8 +350,17 @@ def test_410_disables_and_three_days_of_failures_disable_marketing_told_once(bot
         assert 'leadbot_webhook_endpoints{state="disabled"} 2.0' in metrics
         assert 'leadbot_webhook_deliveries{state="given_up"} 1.0' in metrics
         gone.mode = "ok"
+        with (
+            bot.db.transaction() as s,
+            pytest.raises(
+                webhook_endpoints.EndpointGone,
+                match=f"disabled: the receiver answered 410 Gone .*`leadbot webhook enable "
+                f"{gone_id}`",
+            ),
+        ):
+            webhook_endpoints.retry(s, gone_id, now=clock[0])
         with bot.db.transaction() as s:
-            assert webhook_endpoints.retry(s, gone_id, now=clock[0]) == 1
+            assert webhook_endpoints.enable(s, gone_id, now=clock[0]) == 1
         report = hooks.drain()
         assert report.delivered == 1 and [r.lead_id for r in gone.acknowledged()] == [first]
         assert gone.acknowledged()[0].message_id == gone.received[0].message_id  # kept its id

@@ -59,10 +59,90 @@ def test_refused_urls(url, addresses, error):
     ],
 )
 def test_plain_http_off_the_machine_or_private_network_is_a_warning(url, addresses, warned):
-    warnings = check_url(url, resolver(addresses))
+    warnings = check_url(url, resolver(addresses), allow_private=True)
     assert bool(warnings) is warned
     if warned:
         assert "plain http" in warnings[0]
+
+
+METADATA_SPELLINGS = [
+    "http://169.254.169.254/latest/meta-data/",
+    "http://2852039166/",
+    "http://0xA9FEA9FE/",
+    "http://0xa9.0xfe.0xa9.0xfe/",
+    "http://0251.0376.0251.0376/",
+    "http://169.254.43518/",
+    "http://[::ffff:169.254.169.254]/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://[2002:a9fe:a9fe::1]/",
+    "http://[fd00:ec2::254]/",
+    "http://100.100.100.200/",
+]
+
+
+@pytest.mark.parametrize("url", METADATA_SPELLINGS)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_cloud_metadata_is_refused_in_every_spelling(url, allow_private):
+    # The resolver is never asked for an address literal, whatever it would say.
+    with pytest.raises(webhooks.BadTarget, match="a cloud metadata address"):
+        check_url(url, resolver(["93.184.216.34"]), allow_private=allow_private)
+
+
+@pytest.mark.parametrize(
+    ("addresses", "problem"),
+    [
+        (["169.254.169.254"], "a cloud metadata address"),
+        (["93.184.216.34", "169.254.10.1"], "a link-local address"),
+        (["fe80::1%eth0"], "a link-local address"),
+        (["224.0.0.251"], "a multicast address"),
+        (["ff02::1"], "a multicast address"),
+        (["0.0.0.0"], "an unspecified address"),
+        (["0.1.2.3"], "an unspecified address"),
+        (["::"], "an unspecified address"),
+        (["255.255.255.255"], "the broadcast address"),
+        (["240.0.0.1"], "a reserved address"),
+    ],
+)
+@pytest.mark.parametrize("allow_private", [False, True])
+def test_a_name_that_resolves_to_a_forbidden_address_is_refused(addresses, problem, allow_private):
+    with pytest.raises(webhooks.BadTarget, match=re.escape(problem)):
+        check_url("https://crm.example.com/hook", resolver(addresses), allow_private=allow_private)
+
+
+@pytest.mark.parametrize(
+    "addresses",
+    [["127.0.0.1"], ["::1"], ["10.1.2.3"], ["172.16.0.9"], ["192.168.1.1"], ["100.64.0.1"],
+     ["fd12:3456::1"], ["93.184.216.34", "192.168.1.1"]],
+)  # fmt: skip
+def test_private_and_loopback_need_allow_private(addresses):
+    with pytest.raises(webhooks.BadTarget, match="--allow-private"):
+        check_url("https://crm.example.com/hook", resolver(addresses))
+    assert check_url("https://crm.example.com/hook", resolver(addresses), allow_private=True) == []
+
+
+def test_the_delivery_check_resolves_again_and_returns_the_addresses_to_use():
+    url = "https://crm.example.com/hook"
+    assert webhooks.check_target(url, resolver(["93.184.216.34"]), allow_private=False) == [
+        "93.184.216.34"
+    ]
+    # The name now points at the metadata service (DNS rebinding): the delivery is refused.
+    with pytest.raises(webhooks.BadTarget, match="metadata"):
+        webhooks.check_target(url, resolver(["169.254.169.254"]), allow_private=True)
+    with pytest.raises(webhooks.BadTarget, match="--allow-private"):
+        webhooks.check_target(url, resolver(["10.0.0.5"]), allow_private=False)
+    assert webhooks.check_target(url, resolver(["10.0.0.5"]), allow_private=True) == ["10.0.0.5"]
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [("2852039166", "169.254.169.254"), ("0xA9FEA9FE", "169.254.169.254"),
+     ("0251.0376.0251.0376", "169.254.169.254"), ("0x7f.1", "127.0.0.1"),
+     ("127.1", "127.0.0.1"), ("[::ffff:169.254.169.254]", "::ffff:a9fe:a9fe"),
+     ("crm.example.com", None), ("08.1.1.1", None), ("1.2.3.4.5", None),
+     ("256.1.1.1", None), ("4294967296", None)],
+)  # fmt: skip
+def test_literal_addresses_read_as_inet_aton_reads_them(host, address):
+    assert webhooks.literal_address(host) == address
 
 
 def test_event_types():
