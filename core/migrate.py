@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib.resources import files
+from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
@@ -50,7 +51,13 @@ def unknown_revision(connection: Connection) -> str | None:
 
 def check_revision(url: str) -> None:
     """:class:`UnknownRevision` when :func:`unknown_revision` finds the database's schema
-    foreign to this release."""
+    foreign to this release. A SQLite file that does not exist yet has nothing to check, and is
+    not created here (the migration creates it private, see :mod:`core.db`)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and (
+        not parsed.database or parsed.database == ":memory:" or not Path(parsed.database).exists()
+    ):
+        return
     engine = create_engine(url)
     try:
         with engine.connect() as connection:

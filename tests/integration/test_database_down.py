@@ -7,7 +7,7 @@ import logging
 import socket
 
 import pytest
-from bot.server import DATABASE_DOWN, create_app
+from bot.http.server import DATABASE_DOWN, create_app
 from fastapi.testclient import TestClient
 
 from bot.runtime import Runtime

@@ -7,7 +7,7 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from bot.scheduler import BUSY, run_digest, run_retrain
+from bot.workers.scheduler import BUSY, run_digest, run_retrain
 from sqlalchemy import func, select
 
 from bot.runtime import Runtime
