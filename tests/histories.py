@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from core.lifecycle import Stage
 from core.models import Event
 from core.services.stages import transition
-from tests.factories import make_lead
+from tests.factories import accept, make_lead
 
 SINCE = datetime(2026, 11, 2, 0, 0, tzinfo=UTC)
 UNTIL = datetime(2026, 11, 30, 0, 0, tzinfo=UTC)
@@ -117,7 +117,7 @@ def seed_history(session: Session, seed: int = 7, leads: int = 90) -> History:
         elif fate < 0.85:
             verdict = "system"  # leadbot parked it: not a verdict from sales
         if verdict == "accepted":
-            transition(session, lead, Stage.SAL, actor="U0REP1", now=later, owner="U0REP1")
+            accept(session, lead, "U0REP1", later)
             if rng.random() < 0.4:
                 sql_at = later + timedelta(days=1)
                 transition(session, lead, Stage.SQL, actor="U0REP1", now=sql_at)
@@ -129,7 +129,7 @@ def seed_history(session: Session, seed: int = 7, leads: int = 90) -> History:
                 # Qualified again: a second handoff, accepted, then SQL.
                 again = later + timedelta(hours=3)
                 transition(session, lead, Stage.MQL, actor="system", now=again)
-                transition(session, lead, Stage.SAL, actor="U0REP1", now=again, owner="U0REP1")
+                accept(session, lead, "U0REP1", again)
                 transition(session, lead, Stage.SQL, actor="U0REP1", now=again)
                 if again < UNTIL:
                     second = Planned(

@@ -60,7 +60,6 @@ def transition(
     now: datetime,
     reason: str | None = None,
     expect: Collection[Stage] | None = None,
-    owner: str | None = _UNSET,
     team: str | None = _UNSET,
     details: Mapping[str, Any] | None = None,
 ) -> StageTransition:
@@ -90,8 +89,6 @@ def transition(
         # precise time of its first reminder; a closed one has none (core/services/reminders).
         "next_reminder_at": now if to in OPEN else None,
     }
-    if owner is not _UNSET:
-        values["owner"] = owner
     if team is not _UNSET:
         values["team"] = team
     result = session.execute(

@@ -7,9 +7,9 @@ import logging
 import socket
 
 import pytest
-from bot.http.server import DATABASE_DOWN, create_app
 from fastapi.testclient import TestClient
 
+from bot.http.server import DATABASE_DOWN, create_app
 from bot.runtime import Runtime
 from core.config import Settings
 from core.db import Database

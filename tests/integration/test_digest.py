@@ -142,7 +142,7 @@ def test_queued_once_per_day_however_often_it_runs(db, config, week):
         assert queue_digest(s, config, now + timedelta(hours=5)) is False
     with db.transaction() as s:
         assert queue_digest(s, config, now + timedelta(days=1)) is True
-        rows = s.scalars(select(Outbox).order_by(Outbox.id)).all()
+        rows = s.scalars(select(Outbox).where(Outbox.kind == "digest").order_by(Outbox.id)).all()
         assert [(r.kind, r.dedupe_key) for r in rows] == [
             ("digest", "digest:2026-11-22"),
             ("digest", "digest:2026-11-23"),

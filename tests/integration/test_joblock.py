@@ -7,10 +7,10 @@ import threading
 from datetime import UTC, datetime
 
 import pytest
-from bot.workers.scheduler import BUSY, run_digest, run_retrain
 from sqlalchemy import func, select
 
 from bot.runtime import Runtime
+from bot.workers.scheduler import BUSY, run_digest, run_retrain
 from core import joblock
 from core.config import Settings
 from core.db import Database

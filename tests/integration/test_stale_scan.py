@@ -16,7 +16,7 @@ from core.models import Lead, ReminderBasis
 from core.services import reminders
 from core.services.reminders import _entries, _scan, _store_next
 from core.services.stages import transition
-from tests.factories import make_lead, story
+from tests.factories import accept, make_lead, story
 
 BERLIN = ZoneInfo("Europe/Berlin")
 FRI_17 = datetime(2026, 11, 20, 17, 0, tzinfo=BERLIN)  # emea: 09-18 Mon-Fri, 4h then 8h
@@ -52,7 +52,7 @@ def test_a_stage_entry_sets_the_time_and_a_closed_stage_clears_it(db):
         lead_id = lead.id
     assert stored(db, lead_id) == FRI_17
     with db.transaction() as s:
-        transition(s, s.get(Lead, lead_id), Stage.SAL, actor="U0REP1", now=MON_12, owner="U0REP1")
+        accept(s, s.get(Lead, lead_id), "U0REP1", MON_12)
     assert stored(db, lead_id) == MON_12
     with db.transaction() as s:
         transition(s, s.get(Lead, lead_id), Stage.NURTURE, actor="U0REP1", now=MON_16)
@@ -112,7 +112,7 @@ def test_a_lead_changed_since_the_run_read_it_keeps_the_time_its_change_wrote(db
         assert sorted(item.lead_id for item, _ in scan.next_at) == [moved, snoozed]
     # Meanwhile (another transaction): one lead is accepted, the other snoozed.
     with db.transaction() as s:
-        transition(s, s.get(Lead, moved), Stage.SAL, actor="U0REP1", now=MON_12, owner="U0REP1")
+        accept(s, s.get(Lead, moved), "U0REP1", MON_12)
         until = reminders.snooze(s, snoozed, actor="U0MGR1", config=config, now=MON_12)
     with db.transaction() as s:
         _store_next(s, scan.next_at)

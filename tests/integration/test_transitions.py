@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from core.lifecycle import IllegalTransition, Stage
 from core.models import Lead, StageTransition
 from core.services.stages import Conflict, transition
-from tests.factories import T0, make_lead
+from tests.factories import T0, accept, make_lead
 
 
 def count(db, model, **where):
@@ -19,15 +19,13 @@ def count(db, model, **where):
 def test_transition_writes_stage_and_audit(db):
     with db.transaction() as s:
         lead = make_lead(s, stage="mql")
-        row = transition(
-            s, lead, Stage.SAL, actor="U0REP1", now=T0, reason="accepted", owner="U0REP1"
-        )
+        row = transition(s, lead, Stage.SAL, actor="U0REP1", now=T0, reason="accepted")
         lead_id = lead.id
     with db.transaction() as s:
         lead = s.get(Lead, lead_id)
         assert (lead.stage, lead.owner, lead.version, lead.stage_changed_at) == (
             "sal",
-            "U0REP1",
+            None,  # a move never changes the owner: that is owners.change_owner's (and history)
             2,
             T0,
         )
@@ -59,7 +57,7 @@ def test_illegal_transitions_change_nothing(db, start, target):
 def test_expected_stage_mismatch_names_the_winner(db):
     with db.transaction() as s:
         lead = make_lead(s, stage="mql")
-        transition(s, lead, Stage.SAL, actor="U0REP2", now=T0, owner="U0REP2")
+        accept(s, lead, "U0REP2", T0)
         lead_id = lead.id
     with (
         pytest.raises(Conflict, match=r"Too late: U0REP2 already moved this lead to sal"),
@@ -85,7 +83,6 @@ def test_twenty_threads_race_for_one_accept(db):
                     Stage.SAL,
                     actor=actor,
                     now=T0,
-                    owner=actor,
                     expect={Stage.MQL, Stage.PQL},
                 )
             outcomes[actor] = "won"
@@ -108,4 +105,4 @@ def test_twenty_threads_race_for_one_accept(db):
     assert count(db, StageTransition, lead_id=lead_id) == 1
     with db.transaction() as s:
         lead = s.get(Lead, lead_id)
-        assert (lead.stage, lead.owner, lead.version) == ("sal", winner, 2)
+        assert (lead.stage, lead.version) == ("sal", 2)

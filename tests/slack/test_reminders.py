@@ -11,11 +11,10 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.workers.scheduler import run_digest, run_reminders
-from core.lifecycle import Stage
 from core.models import Lead, Outbox
 from core.services import reminders
-from core.services.stages import transition
 from emulators.slack.blockkit import validate_blocks
+from tests.factories import accept
 from tests.slack.conftest import eventually
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -170,7 +169,7 @@ def test_a_reminder_for_a_lead_that_moved_on_is_not_posted(bot):
     with bot.db.transaction() as s:
         assert len(reminders.send_reminders(s, bot.config, now)) == 1
         lead = s.get(Lead, lead_id)
-        transition(s, lead, Stage.SAL, actor="U0REP1", now=now, owner="U0REP1")
+        accept(s, lead, "U0REP1", now)
     bot.runtime.outbox_changed()
     settled(bot)
     assert thread_replies(bot, alert) == []
