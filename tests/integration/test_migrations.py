@@ -218,3 +218,32 @@ def test_0011_adds_the_crm_link_and_sync_state_and_takes_them_away(empty_url):
     downgrade(empty_url, "0010")
     assert not {"crm_system", "crm_id"} & {c["name"] for c in inspect_columns(empty_url, "leads")}
     assert "crm_sync_state" not in tables(empty_url)
+
+
+def test_0013_adds_the_crm_write_queue_and_takes_it_away(empty_url):
+    upgrade(empty_url, "0013")
+    assert "crm_writes" in tables(empty_url)
+    columns = {c["name"] for c in inspect_columns(empty_url, "crm_writes")}
+    assert {
+        "id",
+        "lead_id",
+        "kind",
+        "payload",
+        "key",
+        "created_at",
+        "next_attempt_at",
+        "attempts",
+        "last_error",
+        "delivered_at",
+        "gave_up_at",
+    } <= columns
+    assert {"crm_seen", "crm_deleted_at"} <= {
+        c["name"] for c in inspect_columns(empty_url, "leads")
+    }
+    downgrade(empty_url, "0011")
+    assert "crm_writes" not in tables(empty_url)
+    assert not {"crm_seen", "crm_deleted_at"} & {
+        c["name"] for c in inspect_columns(empty_url, "leads")
+    }
+    lease = {c["name"] for c in inspect_columns(empty_url, "crm_sync_state")}
+    assert "lease_holder" not in lease
