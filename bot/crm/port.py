@@ -77,6 +77,15 @@ class HubSpotAdapter:
         self.client.close()
 
     def connect(self) -> None:
+        """One quick question (no retries: start-up must not wait a minute to say the URL
+        is wrong)."""
+        attempts, self.client.max_attempts = self.client.max_attempts, 1
+        try:
+            self._connect()
+        finally:
+            self.client.max_attempts = attempts
+
+    def _connect(self) -> None:
         try:
             self._portal = self.client.account().get("portalId")
         except hubspot.HubSpotAuthError:

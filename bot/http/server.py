@@ -19,12 +19,14 @@ from slack_sdk import WebClient
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.crm.port import CrmAdapter
 from bot.http import api
 from bot.http.metrics import Metrics
 from bot.runtime import Runtime
 from bot.slack.app import build_app
 from bot.slack.client import build_web_client, mount_slack
 from bot.slack.presence import SlackPresence, presence_client
+from bot.workers.crm import CrmSender, CrmSync, SlackEmails, crm_worker
 from bot.workers.notifier import Notifier, notifier_worker
 from bot.workers.webhooks import Dispatcher, webhook_worker
 from bot.workers.worker import DeliveryWorker
@@ -121,11 +123,21 @@ def build_webhooks(runtime: Runtime) -> DeliveryWorker:
     return worker
 
 
+def build_crm(
+    runtime: Runtime, adapter: CrmAdapter, slack_emails: SlackEmails
+) -> tuple[DeliveryWorker, CrmSync]:
+    """The CRM write thread (woken by every commit that queues something) and the sync."""
+    worker = crm_worker(CrmSender(runtime, adapter, slack_emails))
+    runtime.outbox_listeners.append(worker.wake)
+    return worker, CrmSync(runtime, adapter, slack_emails)
+
+
 def create_app(
     runtime: Runtime,
     slack: SlackSide | None = None,
     scheduler: BaseScheduler | None = None,
     webhooks: DeliveryWorker | None = None,
+    crm: DeliveryWorker | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -134,11 +146,16 @@ def create_app(
             slack.worker.wake()  # whatever was queued while we were down
         if webhooks:
             webhooks.start()
+        if crm:
+            crm.start()
+            crm.wake()
         if scheduler:
             scheduler.start()
         yield
         if scheduler:
             scheduler.shutdown()
+        if crm:
+            crm.stop()
         if webhooks:
             webhooks.stop()
         if slack:

@@ -17,7 +17,12 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from bot.crm.port import CrmAdapter, OwnerDirectory, sales_people
 from bot.runtime import Runtime
@@ -242,3 +247,42 @@ def run_sync_job(sync: CrmSync) -> str:
         f"{r.qualified} qualified, {r.stage_changes} stage and {r.owner_changes} owner changes"
     )
     return text + (f"; stopped: {run.error}" if run.error else "")
+
+
+def slack_emails(client: WebClient) -> SlackEmails:
+    """Slack user -> e-mail from ``users.info`` (scope ``users:read.email``), asked once per
+    user per process; None when Slack does not show it."""
+    known: dict[str, str | None] = {}
+
+    def lookup(users: list[str]) -> Mapping[str, str | None]:
+        for user in users:
+            if user in known:
+                continue
+            try:
+                profile = (client.users_info(user=user).get("user") or {}).get("profile") or {}
+                known[user] = profile.get("email") or None
+            except SlackApiError:
+                known[user] = None
+        return {user: known.get(user) for user in users}
+
+    return lookup
+
+
+def no_slack_emails(users: list[str]) -> Mapping[str, str | None]:
+    return dict.fromkeys(users)
+
+
+def schedule_sync(scheduler: BaseScheduler, sync: CrmSync, every_seconds: int) -> None:
+    def run() -> None:
+        log.info("%s", run_sync_job(sync))
+
+    run.__name__ = "leadbot_crm_sync"
+    scheduler.add_job(
+        run,
+        IntervalTrigger(seconds=every_seconds, timezone=UTC),
+        id="crm_sync",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=every_seconds,
+        next_run_time=datetime.now(UTC),
+    )

@@ -315,7 +315,6 @@ def test_bad_settings_are_one_line_naming_the_setting(config, hub):
         Settings(HUBSPOT_ACCESS_TOKEN=hub.token, LEADBOT_HUBSPOT_API_URL="http://127.0.0.1:9"),
         crm_config,
     )
-    nowhere.client.max_attempts = 1  # type: ignore[attr-defined]
     with pytest.raises(CrmSetupError, match=r"^LEADBOT_HUBSPOT_API_URL"):
         nowhere.connect()
 
