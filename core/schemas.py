@@ -271,6 +271,14 @@ class OpportunityOut(BaseModel):
     created_at: datetime
 
 
+class CrmLinkOut(BaseModel):
+    """The CRM record a lead is: ``hubspot`` or ``salesforce``, its id, where to open it."""
+
+    system: str
+    id: str
+    url: str | None
+
+
 class LeadOut(BaseModel):
     id: int
     email: str
@@ -292,6 +300,7 @@ class LeadOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     stage_changed_at: datetime
+    crm: CrmLinkOut | None = None
 
 
 class LikelihoodReason(BaseModel):

@@ -337,3 +337,24 @@ def test_check_names_an_unknown_property_an_unknown_option_and_an_unmatched_owne
     assert any(p.startswith("U0REP2: no HubSpot owner") for p in problems)
     assert not any("U0REP1" in p for p in problems)
     assert all("\n" not in p for p in problems)
+
+
+def test_lead_out_and_the_alert_link_the_contact(db, db_url, config, clock, hub):
+    from bot.slack.present import card_of
+    from bot.views.alerts import lead_alert
+    from core.services.leads import lead_detail
+
+    runtime = make_runtime(db, db_url, with_crm(config), clock, hub)
+    contact = hub.add_contact(
+        {"email": "fa@example.com", "country": "DE", "lifecyclestage": "marketingqualifiedlead"}
+    )
+    clock.advance(5)
+    sync, _ = parts(runtime, hub, clock)
+    sync.run()
+    with db.transaction() as session:
+        lead = session.scalars(select(Lead).where(Lead.email == "fa@example.com")).one()
+        out = lead_detail(session, lead).model_dump(mode="json")
+        alert = lead_alert(card_of(lead), "mql")
+    url = f"https://app.hubspot.com/contacts/{hub.portal_id}/record/0-1/{contact}"
+    assert out["crm"] == {"system": "hubspot", "id": contact, "url": url}
+    assert f"<{url}|Open in HubSpot>" in str(alert["blocks"])
