@@ -470,20 +470,130 @@ def _merged_fields(fields: dict[str, str]) -> dict[str, str]:
     return {prop: target for prop, target in merged.items() if target}
 
 
-def _owner_id(value: str) -> str:
-    if not value.isdigit():
-        raise ValueError(f"{value!r} is not a HubSpot owner id (digits, like '512345')")
+_SF_USER_ID = re.compile(r"^005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+
+
+def _crm_owner_id(value: str) -> str:
+    if not (value.isdigit() or _SF_USER_ID.match(value)):
+        raise ValueError(
+            f"{value!r} is not a HubSpot owner id (digits, like '512345') nor a Salesforce "
+            "User id (15 or 18 characters starting 005)"
+        )
     return value
+
+
+_SF_FIELD = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
+
+
+def _sf_field(value: str) -> str:
+    if not _SF_FIELD.match(value):
+        raise ValueError(
+            f"{value!r} is not a Salesforce field's API name (letters, digits and underscores, "
+            "like 'Status' or 'Score__c')"
+        )
+    return value
+
+
+SalesforceField = Annotated[str, AfterValidator(_sf_field)]
+
+
+class SalesforceCrm(_Strict):
+    """``[crm.salesforce]``: which Leads are MQLs, and what maps to what. ``fields`` and
+    ``stages`` are merged over the defaults; an empty string in ``fields`` drops a default."""
+
+    mql_when: dict[SalesforceField, list[str]] = Field(
+        default_factory=lambda: {"Status": ["Marketing Qualified"]}
+    )
+    fields: dict[SalesforceField, str] = {}
+    stages: dict[str, dict[SalesforceField, str]] = {}
+
+    @field_validator("mql_when")
+    @classmethod
+    def _mql_when(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not value:
+            raise ValueError('name at least one field, like { Status = ["Marketing Qualified"] }')
+        for name, allowed in value.items():
+            if not allowed:
+                raise ValueError(f"{name}: list at least one value")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, lead_field in value.items():
+            if lead_field and lead_field not in crm_rules.LEAD_FIELDS:
+                raise ValueError(
+                    f"{name} = {lead_field!r}: not a lead field (one of "
+                    f'{", ".join(crm_rules.LEAD_FIELDS)}, or "" to drop a default)'
+                )
+        merged = {**crm_rules.DEFAULT_SALESFORCE_FIELDS, **value}
+        targets = [t for t in merged.values() if t]
+        dupes = sorted({t for t in targets if targets.count(t) > 1})
+        if dupes:
+            raise ValueError(
+                f"more than one Lead field fills {', '.join(dupes)} "
+                '(set the default\'s field to "" to replace it)'
+            )
+        if "email" not in targets:
+            raise ValueError("some Lead field must fill email (Leads are matched by e-mail)")
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        for stage in value:
+            if stage not in LEAD_STAGES:
+                raise ValueError(
+                    f"{stage!r} is not a leadbot stage (one of {', '.join(LEAD_STAGES)})"
+                )
+        return value
+
+    @property
+    def field_map(self) -> dict[str, str]:
+        merged = {**crm_rules.DEFAULT_SALESFORCE_FIELDS, **self.fields}
+        return {name: target for name, target in merged.items() if target}
+
+    @property
+    def stage_map(self) -> dict[str, dict[str, str]]:
+        merged = {k: dict(v) for k, v in crm_rules.DEFAULT_SALESFORCE_STAGES.items()}
+        merged.update({k: dict(v) for k, v in self.stages.items()})
+        return {k: v for k, v in merged.items() if v}
 
 
 class Crm(_Strict):
     """``[crm]``: absent (or no ``system``) means no CRM."""
 
-    system: Literal["hubspot"] | None = None
+    system: Literal["hubspot", "salesforce"] | None = None
     qualify: Literal["crm", "leadbot"] = "crm"
     sync_every_seconds: int = Field(60, ge=10, le=86_400)
     hubspot: HubSpotCrm = Field(default_factory=HubSpotCrm)
-    owners: dict[UserId, Annotated[str, AfterValidator(_owner_id)]] = {}
+    salesforce: SalesforceCrm = Field(default_factory=SalesforceCrm)
+    owners: dict[UserId, Annotated[str, AfterValidator(_crm_owner_id)]] = {}
+
+    @model_validator(mode="after")
+    def _owner_ids(self) -> Crm:
+        for user, owner in self.owners.items():
+            if self.system == "salesforce":
+                if not _SF_USER_ID.match(owner):
+                    raise ValueError(
+                        f"owners.{user}: {owner!r} is not a Salesforce User id "
+                        "(15 or 18 characters starting 005)"
+                    )
+            elif not owner.isdigit():
+                raise ValueError(
+                    f"owners.{user}: {owner!r} is not a HubSpot owner id (digits, like '512345')"
+                )
+        return self
+
+    @property
+    def field_map(self) -> dict[str, str]:
+        """The CRM's field -> lead field, for the configured system."""
+        return self.salesforce.field_map if self.system == "salesforce" else self.hubspot.field_map
+
+    @property
+    def stage_map(self) -> dict[str, dict[str, str]]:
+        """leadbot stage -> the CRM values written on entering it, for the configured system."""
+        return self.salesforce.stage_map if self.system == "salesforce" else self.hubspot.stage_map
 
 
 class WorkspaceConfig(_Strict):

@@ -8,7 +8,7 @@ what, and how a lifecycle stage may move.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -58,6 +58,30 @@ DEFAULT_HUBSPOT_STAGES: dict[str, dict[str, str]] = {
     "unqualified": {"hs_lead_status": "UNQUALIFIED"},
 }
 
+#: Salesforce Lead field -> lead field, unless ``[crm.salesforce.fields]`` says otherwise.
+DEFAULT_SALESFORCE_FIELDS: dict[str, str] = {
+    "Email": "email",
+    "FirstName": "first_name",
+    "LastName": "last_name",
+    "Title": "title",
+    "Company": "company",
+    "NumberOfEmployees": "company_size",
+    "Industry": "industry",
+    "Country": "country",
+    "Phone": "phone",
+    "LeadSource": "source",
+}
+
+#: leadbot stage -> Lead fields written on entering it, unless ``[crm.salesforce.stages]``
+#: says otherwise. A converted Lead is never written, so there is no ``sqo``.
+DEFAULT_SALESFORCE_STAGES: dict[str, dict[str, str]] = {
+    "mql": {"Status": "Marketing Qualified"},
+    "sal": {"Status": "Working - Contacted"},
+    "sql": {"Status": "Sales Qualified"},
+    "nurture": {"Status": "Nurture"},
+    "unqualified": {"Status": "Closed - Not Converted"},
+}
+
 #: HubSpot's default lifecycle stages in order. The API refuses to move a contact to an earlier
 #: one unless the value is cleared first.
 LIFECYCLE_ORDER = (
@@ -86,6 +110,12 @@ class CrmChange:
     ``fields`` holds lead fields already mapped and cleaned (``company_size`` an int, ``country``
     an ISO code); ``merged_ids`` are records merged into this one (their leads belong to it);
     ``archived`` and ``deleted`` mean the record is gone from the CRM.
+
+    ``values`` are the record's raw values that stages map to (HubSpot: ``lifecyclestage`` and
+    ``hs_lead_status``; Salesforce: the Lead's fields), ``qualifies`` whether the CRM calls it
+    an MQL (HubSpot: lifecycle stage MQL or later; Salesforce: ``mql_when``), ``converted``
+    and ``opportunity_id`` a Salesforce conversion, ``by_integration`` that leadbot's own
+    integration user made the last change, and ``url`` where a person opens the record.
     """
 
     system: CrmSystem
@@ -99,6 +129,12 @@ class CrmChange:
     archived: bool = False
     merged_ids: tuple[str, ...] = ()
     deleted: bool = False
+    values: Mapping[str, str | None] = field(default_factory=dict)
+    qualifies: bool = False
+    converted: bool = False
+    opportunity_id: str | None = None
+    by_integration: bool = False
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -221,6 +257,37 @@ def writes_for_stage(
     if not properties:
         return None
     return CrmWrite(lead_id, "set_properties", key, external_id, dict(properties))
+
+
+#: The funnel's order, furthest last: when a record's values match more than one stage's
+#: mapping, the furthest wins.
+FUNNEL = ("lead", "nurture", "unqualified", "mql", "pql", "sal", "sql", "sqo")
+
+
+def stage_for_values(
+    values: Mapping[str, str | None],
+    stages: Mapping[str, Mapping[str, str]],
+    changed: Collection[str] | None = None,
+) -> str | None:
+    """The leadbot stage a record's ``values`` say, by the stage mapping read backwards: a
+    stage whose every mapped value the record holds (and, with ``changed``, one of whose mapped
+    names is among the changed ones: a lead status left over from an earlier stage says
+    nothing). The furthest in :data:`FUNNEL` when several match."""
+    found = [
+        stage
+        for stage, mapped in stages.items()
+        if mapped
+        and all(values.get(name) == value for name, value in mapped.items())
+        and (changed is None or any(name in changed for name in mapped))
+    ]
+    if not found:
+        return None
+    return max(found, key=lambda s: FUNNEL.index(s) if s in FUNNEL else -1)
+
+
+def changed_names(before: Mapping[str, str | None], after: Mapping[str, str | None]) -> set[str]:
+    """The names whose value differs (a missing name is no value)."""
+    return {name for name in set(before) | set(after) if before.get(name) != after.get(name)}
 
 
 def is_echo(change_values: Mapping[str, str | None], written: Mapping[str, str]) -> bool:

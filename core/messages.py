@@ -221,6 +221,23 @@ class WebhookDisabled:
         return f"{self.KIND}:{self.endpoint_id}:{self.disabled_at}"
 
 
+@dataclass(frozen=True)
+class CrmWriteGaveUp:
+    """Tell marketing that a write to the CRM was given up (refused, or failing for a day):
+    once per write."""
+
+    KIND: ClassVar[str] = "crm_write_gave_up"
+    lead_id: int
+    write_id: int
+    system: str
+    what: str
+    error: str
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.write_id}"
+
+
 def digest_key(day: str) -> str:
     """One digest per UTC day (``day`` in ISO form)."""
     return f"digest:{day}"
@@ -239,6 +256,7 @@ Message = (
     | OfferDm
     | RoutingFallback
     | WebhookDisabled
+    | CrmWriteGaveUp
 )
 Reminder = ReminderThread | ReminderEscalation | ReminderOwner
 
@@ -257,6 +275,7 @@ TYPES: dict[str, type[Message]] = {
         OfferDm,
         RoutingFallback,
         WebhookDisabled,
+        CrmWriteGaveUp,
     )
 }
 _ADAPTERS: dict[type[Message], TypeAdapter[Any]] = {cls: TypeAdapter(cls) for cls in TYPES.values()}

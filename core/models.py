@@ -108,6 +108,12 @@ class Lead(Base):
     # The CRM record this lead is (``hubspot`` and the contact's id), or None.
     crm_system: Mapped[str | None] = mapped_column(String(16))
     crm_id: Mapped[str | None] = mapped_column(String(64))
+    # What the CRM record last said (owner, stage values, whether it makes an MQL, when, its
+    # URL), as the sync read it or as leadbot last wrote it: a change is what differs from this,
+    # so leadbot's own writes coming back are not taken for a person's (core/services/crm_sync).
+    crm_seen: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # When the CRM reported the record deleted (or archived); the lead stays, unsynced.
+    crm_deleted_at: Mapped[datetime | None]
 
     # Score snapshot as of updated_at; recomputed on every change of profile or events.
     fit: Mapped[float] = mapped_column(Float, default=0.0)
@@ -521,3 +527,34 @@ class CrmSyncState(Base):
     last_duration: Mapped[float | None] = mapped_column(Float)
     last_seen: Mapped[int] = mapped_column(Integer, default=0)
     seen_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    # One sync at a time across processes: who holds the lease and until when (renewed with
+    # every page; a process killed mid-sync lets it run out).
+    lease_holder: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class CrmWriteRow(Base):
+    """One write to the CRM (a stage's mapped values, an owner, a note/Task), recorded in the
+    transaction that made it true and delivered on the one protocol (core/queue.py), in order
+    per lead. ``key`` is leadbot's own id for it, carried to the CRM so a retry is not doubled."""
+
+    __tablename__ = "crm_writes"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    key: Mapped[str] = mapped_column(String(100), unique=True)
+    created_at: Mapped[datetime]
+    next_attempt_at: Mapped[datetime]
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None]
+    # Refused for good, or failing for a day: kept with its error for `crm status`.
+    gave_up_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index(None, "delivered_at", "next_attempt_at"),
+        Index(None, "lead_id", "id"),
+    )

@@ -283,6 +283,14 @@ class OpportunityOut(BaseModel):
     created_at: datetime
 
 
+class CrmLinkOut(BaseModel):
+    """The CRM record a lead is: ``hubspot`` or ``salesforce``, its id, where to open it."""
+
+    system: str
+    id: str
+    url: str | None
+
+
 class LeadOut(BaseModel):
     id: int
     email: str
@@ -304,6 +312,7 @@ class LeadOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     stage_changed_at: datetime
+    crm: CrmLinkOut | None = None
 
 
 class LikelihoodReason(BaseModel):

@@ -92,15 +92,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or env.port
     preflight.port(host, port)
     preflight.slack(token, env.slack_api_url)
+    adapter = preflight.crm(env, config)
     upgrade(url)
     runtime = Runtime(settings=env, config=config, db=Database(url))
     slack = build_slack(runtime)
+    crm_worker, crm_sync = None, None
+    if adapter is not None:
+        from bot.http.server import build_crm
+        from bot.workers.crm import slack_emails
+
+        crm_worker, crm_sync = build_crm(runtime, adapter, slack_emails(slack.client))
     scheduler = None
     if not args.no_scheduler:
         from bot.workers.scheduler import build_scheduler
 
         scheduler = build_scheduler(runtime)
-    app = create_app(runtime, slack, scheduler, build_webhooks(runtime))
+        if crm_sync is not None:
+            from bot.workers.crm import schedule_sync
+
+            schedule_sync(scheduler, crm_sync, config.crm.sync_every_seconds)
+    app = create_app(runtime, slack, scheduler, build_webhooks(runtime), crm_worker)
     if args.socket_mode:
         from slack_bolt.adapter.socket_mode import SocketModeHandler
         from slack_sdk.errors import SlackApiError
@@ -528,6 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli.webhook import add_parser as add_webhook_parser
 
     add_webhook_parser(commands)
+    from bot.cli.crm import add_parser as add_crm_parser
+
+    add_crm_parser(commands)
 
     sandbox = commands.add_parser(
         "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"

@@ -5,6 +5,7 @@ to check, so an operator never has to read a traceback to find a typo in the env
 from __future__ import annotations
 
 import socket
+from typing import TYPE_CHECKING
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -12,8 +13,12 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
+from core.config import Settings, WorkspaceConfig
 from core.db import make_engine
 from core.migrate import unknown_revision
+
+if TYPE_CHECKING:
+    from bot.crm.port import CrmAdapter
 
 URL_EXAMPLES = "like sqlite:///leadbot.db or postgresql+psycopg://user:password@host:5432/leadbot"
 
@@ -123,6 +128,21 @@ def slack(token: str, api_url: str, *, timeout: int = 15) -> str:
             "check LEADBOT_SLACK_API_URL and the network"
         ) from None
     return str(reply.get("user_id") or "")
+
+
+def crm(settings: Settings, config: WorkspaceConfig) -> CrmAdapter | None:
+    """With ``[crm]`` set: the adapter, once the CRM accepted the credentials; else
+    :class:`StartupError` in one line naming the setting at fault."""
+    if config.crm.system is None:
+        return None
+    from bot.crm.port import CrmSetupError, build_adapter
+
+    try:
+        adapter = build_adapter(settings, config)
+        adapter.connect()
+    except CrmSetupError as exc:
+        raise StartupError(str(exc)) from None
+    return adapter
 
 
 def port(host: str, number: int) -> None:

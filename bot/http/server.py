@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.crm.port import CrmAdapter
 from bot.http import api
 from bot.http.metrics import Metrics
 from bot.http.slack_route import mount_slack
@@ -28,6 +29,7 @@ from bot.runtime import Runtime
 from bot.slack.app import build_app
 from bot.slack.client import build_web_client
 from bot.slack.presence import SlackPresence, presence_client
+from bot.workers.crm import CrmSender, CrmSync, SlackEmails, crm_worker
 from bot.workers.notifier import Notifier, notifier_worker
 from bot.workers.webhooks import Dispatcher, webhook_worker
 from bot.workers.worker import DeliveryWorker
@@ -174,11 +176,21 @@ def build_webhooks(runtime: Runtime) -> DeliveryWorker:
     return worker
 
 
+def build_crm(
+    runtime: Runtime, adapter: CrmAdapter, slack_emails: SlackEmails
+) -> tuple[DeliveryWorker, CrmSync]:
+    """The CRM write thread (woken by every commit that queues something) and the sync."""
+    worker = crm_worker(CrmSender(runtime, adapter, slack_emails))
+    runtime.outbox_listeners.append(worker.wake)
+    return worker, CrmSync(runtime, adapter, slack_emails)
+
+
 def create_app(
     runtime: Runtime,
     slack: SlackSide | None = None,
     scheduler: BaseScheduler | None = None,
     webhooks: DeliveryWorker | None = None,
+    crm: DeliveryWorker | None = None,
 ) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -187,11 +199,16 @@ def create_app(
             slack.worker.wake()  # whatever was queued while we were down
         if webhooks:
             webhooks.start()
+        if crm:
+            crm.start()
+            crm.wake()
         if scheduler:
             scheduler.start()
         yield
         if scheduler:
             scheduler.shutdown()
+        if crm:
+            crm.stop()
         if webhooks:
             webhooks.stop()
         if slack:

@@ -35,6 +35,7 @@ def card_of(lead: Lead) -> LeadCard:
         engagement=lead.engagement,
         product=lead.product,
         reasons=lead.score_reasons or [],
+        crm=lead_queries.crm_link(lead),
     )
 
 

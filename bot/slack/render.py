@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from bot.runtime import Runtime
 from bot.slack.present import card_of, likely_card
 from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
+from bot.views.crm import write_gave_up
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
 from bot.views.routing import OfferLine, fallback_note, offer_block, offer_dm
@@ -26,6 +27,7 @@ from core.lifecycle import QUALIFIED, Stage
 from core.messages import (
     AlertRefresh,
     AssignedDm,
+    CrmWriteGaveUp,
     Digest,
     LeadQualified,
     MarketingAccepted,
@@ -98,6 +100,14 @@ def render(runtime: Runtime, message: Message) -> Say | None:
             return Post(
                 runtime.config.marketing.channel,
                 endpoint_disabled(message.endpoint_id, message.url, message.reason),
+            )
+        case CrmWriteGaveUp():
+            with runtime.db.transaction() as session:
+                lead = session.get(Lead, message.lead_id)
+                email = lead.email if lead else None
+            return Post(
+                runtime.config.marketing.channel,
+                write_gave_up(message.lead_id, email, message.system, message.what, message.error),
             )
         case _:
             assert_never(message)

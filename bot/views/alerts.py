@@ -20,6 +20,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.views import ids
+from bot.views.crm import crm_link
 from bot.views.text import clip, duration, esc, esc_clip, mention, points
 
 STAGE_LABEL = {
@@ -55,6 +56,8 @@ class LeadCard:
     reasons: Sequence[dict[str, Any]] = field(default_factory=list)
     #: The learned likelihood: probability, model, goal and the top reasons; None without one.
     likelihood: dict[str, Any] | None = None
+    #: The CRM record (``{"system", "id", "url"}``) the lead is, or None.
+    crm: dict[str, Any] | None = None
 
 
 @dataclass
@@ -76,6 +79,12 @@ def who_line(card: LeadCard) -> str:
     details = [f"{card.company_size:,} employees" if card.company_size else None, card.country]
     extra = " · ".join(part for part in details if part)
     return who + (f" ({extra})" if extra else "")
+
+
+def crm_suffix(card: LeadCard) -> str:
+    """A new line linking the lead's CRM record, or nothing."""
+    link = crm_link(card.crm)
+    return f"\n{link}" if link else ""
 
 
 def score_line(card: LeadCard) -> str:
@@ -144,7 +153,10 @@ def lead_alert(
         " (no team matched: unrouted)" if unrouted else ""
     )
     blocks: list[Any] = [
-        SectionBlock(block_id="who", text=MarkdownTextObject(text=f"{headline}\n{who_line(card)}")),
+        SectionBlock(
+            block_id="who",
+            text=MarkdownTextObject(text=f"{headline}\n{who_line(card)}{crm_suffix(card)}"),
+        ),
         ContextBlock(block_id="score", elements=[MarkdownTextObject(text=score_line(card))]),
         SectionBlock(block_id="why", text=MarkdownTextObject(text=reasons_line(card))),
     ]

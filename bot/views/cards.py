@@ -17,7 +17,14 @@ from slack_sdk.models.blocks import (
     SectionBlock,
 )
 
-from bot.views.alerts import STAGE_LABEL, LeadCard, reasons_line, score_line, who_line
+from bot.views.alerts import (
+    STAGE_LABEL,
+    LeadCard,
+    crm_suffix,
+    reasons_line,
+    score_line,
+    who_line,
+)
 from bot.views.outcomes import outcome_blocks
 from bot.views.text import clip, duration, esc, esc_clip, esc_people, mention
 from core.services.outcomes import Outcomes
@@ -109,7 +116,9 @@ def lead_blocks(details: LeadDetails, now: datetime) -> list[dict[str, Any]]:
         f" · owner {mention(details.owner)} · team {esc(card.team or 'none (unrouted)')}"
     )
     blocks: list[Any] = [
-        SectionBlock(text=MarkdownTextObject(text=f"{who_line(card)}\n{esc(card.email)}")),
+        SectionBlock(
+            text=MarkdownTextObject(text=f"{who_line(card)}\n{esc(card.email)}{crm_suffix(card)}")
+        ),
         ContextBlock(elements=[MarkdownTextObject(text=facts)]),
         ContextBlock(elements=[MarkdownTextObject(text=score_line(card))]),
         SectionBlock(text=MarkdownTextObject(text=reasons_line(card))),

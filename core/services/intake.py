@@ -344,6 +344,8 @@ def rescore(
     lead.score_reasons = [reason.as_dict() for reason in score.reasons]
     if Stage(lead.stage) not in QUALIFY_FROM:
         return None
+    if crm_decides(config, lead):
+        return None  # the CRM's stage makes this lead an MQL (core/services/crm_sync)
     if Stage(lead.stage) is Stage.NURTURE:
         # Back from sales: only what the lead did since then can qualify it again, or the very
         # engagement sales just turned down would raise the same alert at the next event.
@@ -374,6 +376,13 @@ def rescore(
     enqueue_alert(session, lead, moved, now)
     offer_lead(session, lead, moved, config=config, now=now, by_status=by_status)
     return Qualified(lead.id, decision.stage, team_name, decision.rule)
+
+
+def crm_decides(config: WorkspaceConfig, lead: Lead) -> bool:
+    """With ``[crm] qualify = "crm"`` a lead linked to the CRM is qualified by the CRM's stage,
+    not by leadbot's scoring (which still scores it, for the card)."""
+    crm = config.crm
+    return crm.system is not None and crm.qualify == "crm" and lead.crm_system == crm.system
 
 
 def enqueue_alert(session: Session, lead: Lead, moved: StageTransition, now: datetime) -> None:

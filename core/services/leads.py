@@ -92,8 +92,19 @@ def lead_out(lead: Lead) -> LeadOut:
     return LeadOut.model_validate(_lead_fields(lead))
 
 
+def crm_link(lead: Lead) -> dict[str, Any] | None:
+    """``{"system", "id", "url"}`` of the lead's CRM record, or None."""
+    if lead.crm_system is None or lead.crm_id is None:
+        return None
+    url = (lead.crm_seen or {}).get("url")
+    return {"system": lead.crm_system, "id": lead.crm_id, "url": url}
+
+
 def _lead_fields(lead: Lead) -> dict[str, Any]:
-    fields = {name: getattr(lead, name) for name in LeadOut.model_fields if name != "score"}
+    fields = {
+        name: getattr(lead, name) for name in LeadOut.model_fields if name not in ("score", "crm")
+    }
+    fields["crm"] = crm_link(lead)
     fields["properties"] = lead.properties or {}
     fields["score"] = {
         "fit": round(lead.fit, 2),

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from core.models import Lead, OwnerChange
-from core.services import webhook_events
+from core.services import crm_writes, webhook_events
 
 ROUND_ROBIN = "round robin"
 ACCOUNT_OWNER = "account owner"
@@ -48,4 +48,5 @@ def change_owner(
     webhook_events.owner_changed(
         session, lead, previous=previous, actor=actor, reason=reason, now=now
     )
+    crm_writes.owner_changed(session, lead, change_id=row.id, actor=actor, now=now)
     return row

@@ -22,6 +22,7 @@ from core.lifecycle import QUALIFIED, IllegalTransition, Stage
 from core.messages import AlertRefresh, enqueue
 from core.models import Lead, Opportunity, Qualification
 from core.refusals import Invalid
+from core.services import crm_writes
 from core.services.handoff import check_may_accept, hand_over
 from core.services.leads import get_lead, latest_qualification
 from core.services.stages import transition
@@ -258,26 +259,26 @@ def qualify(
         )
         accepted_first = True
     met = answers.met()
-    session.add(
-        Qualification(
-            lead_id=lead.id,
-            budget=answers.budget,
-            budget_amount=answers.budget_amount,
-            authority=answers.authority,
-            need=answers.need,
-            need_text=answers.need_text,
-            timeline=answers.timeline,
-            notes=answers.notes,
-            met=sum(met.values()),
-            actor=actor,
-            created_at=now,
-        )
+    recorded = Qualification(
+        lead_id=lead.id,
+        budget=answers.budget,
+        budget_amount=answers.budget_amount,
+        authority=answers.authority,
+        need=answers.need,
+        need_text=answers.need_text,
+        timeline=answers.timeline,
+        notes=answers.notes,
+        met=sum(met.values()),
+        actor=actor,
+        created_at=now,
     )
+    session.add(recorded)
     result = Stage.SAL
     if sum(met.values()) >= config.qualification.bant_required:
         names = ", ".join(name.title() for name, ok in met.items() if ok)
         transition(session, lead, Stage.SQL, actor=actor, now=now, reason=f"BANT met: {names}")
         result = Stage.SQL
+    crm_writes.bant_recorded(session, lead, recorded, now)
     enqueue(session, AlertRefresh(lead.id), now=now)
     session.flush()
     return Qualified(result, met, accepted_first)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from core.lifecycle import OPEN, Stage, check_move
 from core.models import Lead, StageTransition
 from core.refusals import Refusal
-from core.services import webhook_events
+from core.services import crm_writes, webhook_events
 from core.services.leads import stage_entry
 
 _UNSET: Any = object()
@@ -72,7 +72,8 @@ def transition(
     nothing is written in either case.
 
     The same transaction records the change's webhook events (``details`` adds what only the
-    caller knows, like a reject's reason code and comment).
+    caller knows, like a reject's reason code and comment) and, for a lead linked to a CRM,
+    its writes to the CRM.
     """
     current = Stage(lead.stage)
     if expect is not None and current not in expect:
@@ -113,4 +114,5 @@ def transition(
     session.add(row)
     session.flush()
     webhook_events.transitioned(session, lead, row, previous_owner=previous_owner, details=details)
+    crm_writes.stage_entered(session, lead, row)
     return row

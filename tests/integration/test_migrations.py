@@ -260,3 +260,32 @@ def test_upgrade_refuses_a_revision_this_release_does_not_know(empty_url):
             assert revision.scalar() == "ffff_newer"
     finally:
         engine.dispose()
+
+
+def test_0013_adds_the_crm_write_queue_and_takes_it_away(empty_url):
+    upgrade(empty_url, "0013")
+    assert "crm_writes" in tables(empty_url)
+    columns = {c["name"] for c in inspect_columns(empty_url, "crm_writes")}
+    assert {
+        "id",
+        "lead_id",
+        "kind",
+        "payload",
+        "key",
+        "created_at",
+        "next_attempt_at",
+        "attempts",
+        "last_error",
+        "delivered_at",
+        "gave_up_at",
+    } <= columns
+    assert {"crm_seen", "crm_deleted_at"} <= {
+        c["name"] for c in inspect_columns(empty_url, "leads")
+    }
+    downgrade(empty_url, "0012")
+    assert "crm_writes" not in tables(empty_url)
+    assert not {"crm_seen", "crm_deleted_at"} & {
+        c["name"] for c in inspect_columns(empty_url, "leads")
+    }
+    lease = {c["name"] for c in inspect_columns(empty_url, "crm_sync_state")}
+    assert "lease_holder" not in lease

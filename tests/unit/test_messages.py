@@ -11,6 +11,7 @@ from core import messages
 from core.messages import (
     AlertRefresh,
     AssignedDm,
+    CrmWriteGaveUp,
     Digest,
     LeadQualified,
     MarketingAccepted,
@@ -90,6 +91,10 @@ EXAMPLES = [
     (
         WebhookDisabled(2, "https://crm.example.com/hook", "410 Gone", "2026-11-16T10:00:00+00:00"),
         {"endpoint_id", "url", "reason", "disabled_at"},
+    ),
+    (
+        CrmWriteGaveUp(3, write_id=7, system="hubspot", what="the stage sal", error="400"),
+        {"write_id", "system", "what", "error"},
     ),
 ]
 
