@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core import crm as crm_rules
+from core.refusals import LeadbotError
 
 GRADES = ("A", "B", "C", "D")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -626,7 +627,7 @@ class WorkspaceConfig(_Strict):
 # --- loading ---------------------------------------------------------------------------------
 
 
-class ConfigError(Exception):
+class ConfigError(LeadbotError):
     """The workspace config is unreadable or invalid; ``errors`` holds one line per problem."""
 
     def __init__(self, path: str, errors: list[str]) -> None:

@@ -32,6 +32,8 @@ from typing import BinaryIO
 
 from charset_normalizer import from_bytes
 
+from core.refusals import LeadbotError
+
 #: What exports are written in, most likely first (ties go to the earlier one).
 LEGACY_ENCODINGS = ("cp1252", "latin_1", "cp1250", "cp1251", "cp1257", "mac_roman")
 SEPARATORS = ",;\t|"
@@ -67,7 +69,7 @@ _WIDE_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)  # UTF-32's start with t
 _CONTROL_BYTES = bytes([*range(0, 9), 11, *range(14, 32), 127])
 
 
-class CsvFileError(ValueError):
+class CsvFileError(LeadbotError, ValueError):
     """The file as a whole cannot be read (not a regular file, not text, unknown encoding,
     unreadable header, a record past the limits, not CSV)."""
 

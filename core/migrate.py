@@ -12,8 +12,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, make_url
 
+from core.refusals import LeadbotError
 
-class UnknownRevision(Exception):
+
+class UnknownRevision(LeadbotError):
     """The database's schema is at a revision this release does not know (a newer release
     migrated it, or it was restored from elsewhere): nothing may touch it."""
 

@@ -10,7 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 
-class Refusal(Exception):
+class LeadbotError(Exception):
+    """The root of every error meant for a person (an operator at the command line, an API
+    client, someone in Slack): ``str()`` is one line that says what is wrong and, where it
+    helps, what to do. Each surface maps this one class, once (the CLI: one line on stderr and
+    exit status 2); anything else is a bug and is logged as one."""
+
+
+class Refusal(LeadbotError):
     """The use case declined and nothing was changed; ``str()`` says why, for the user."""
 
     def __init__(self, message: str, *, people: Mapping[str, str] | None = None) -> None:

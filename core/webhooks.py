@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from core.refusals import LeadbotError
+
 LEAD_QUALIFIED = "lead.qualified"
 LEAD_STAGE_CHANGED = "lead.stage_changed"
 LEAD_OWNER_CHANGED = "lead.owner_changed"
@@ -50,7 +52,7 @@ DISABLE_AFTER = RETRY_FOR
 GONE = "the receiver answered 410 Gone"
 
 
-class BadEndpoint(ValueError):
+class BadEndpoint(LeadbotError, ValueError):
     """The URL or the event types cannot be used; the message says why, in one line."""
 
 

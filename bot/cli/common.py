@@ -3,13 +3,19 @@ workspace config, each checked before the command does anything."""
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
+from importlib.resources import files
+from pathlib import Path
+
 from pydantic import ValidationError
 
 from bot.cli import preflight
 from core.config import ConfigError, Settings, WorkspaceConfig, describe, load_config
+from core.refusals import LeadbotError
 
 
-class UsageError(Exception):
+class UsageError(LeadbotError):
     """Stops the command with one line on stderr and exit status 2."""
 
 
@@ -42,3 +48,28 @@ def require(value: str | None, name: str) -> str:
     if not value:
         raise UsageError(f"{name} is not set (see the README's configuration table)")
     return value
+
+
+def readable(path: Path) -> None:
+    """An input file that cannot be opened stops the command before it does anything else."""
+    from core.csvread import file_problem
+
+    problem = file_problem(path)
+    if problem:
+        raise UsageError(f"{path}: {problem}")
+
+
+def port_number(lowest: int) -> Callable[[str], int]:
+    """An argparse type: a TCP port from ``lowest`` to 65535 (else socket.bind would raise)."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or not lowest <= int(text) <= 65535:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a port from {lowest} to 65535")
+        return int(text)
+
+    return parse
+
+
+def packaged_config() -> Path:
+    """The example workspace config shipped inside the package."""
+    return Path(str(files("bot.cli").joinpath("sandbox.toml")))

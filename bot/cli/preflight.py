@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from core.config import Settings, WorkspaceConfig
 from core.db import make_engine
 from core.migrate import unknown_revision
+from core.refusals import LeadbotError
 
 if TYPE_CHECKING:
     from bot.crm.port import CrmAdapter
@@ -37,7 +38,7 @@ TOKEN_ERRORS = {
 NOT_JSON = "Received a response in a non-JSON format"
 
 
-class StartupError(Exception):
+class StartupError(LeadbotError):
     """A setting makes the command unable to start; the message says which."""
 
 

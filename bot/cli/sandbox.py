@@ -9,6 +9,7 @@ signed requests to the bot's ``/slack/events``.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shlex
@@ -25,6 +26,7 @@ import httpx
 from sqlalchemy import func, select
 
 from bot.cli import preflight
+from bot.cli.common import packaged_config, port_number
 from bot.http.server import SlackSide, build_slack, build_webhooks, create_app
 from bot.runtime import Runtime
 from bot.workers.scheduler import build_scheduler
@@ -32,6 +34,7 @@ from core.config import ConfigError, Settings, WorkspaceConfig, load_config
 from core.db import Database
 from core.migrate import upgrade
 from core.models import ApiKey, Lead
+from core.refusals import LeadbotError
 from core.services import apikeys
 from emulators.slack.driver import SlackDriver
 from emulators.slack.emulator import SlackEmulator
@@ -52,16 +55,11 @@ KEY_NAME = "sandbox"
 COMMAND = "/lead"
 
 
-class SandboxError(Exception):
+class SandboxError(LeadbotError):
     """The sandbox cannot start; the message says why in one line."""
 
 
 # --- where things come from ------------------------------------------------------------------
-
-
-def packaged_config() -> Path:
-    """The example workspace config shipped inside the package."""
-    return Path(str(files("bot.cli").joinpath("sandbox.toml")))
 
 
 def config_path(environ: Mapping[str, str], cwd: Path) -> Path:
@@ -607,3 +605,17 @@ def run_sandbox(*, port: int = DEFAULT_PORT) -> int:
         sandbox.stop()
         signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    return run_sandbox(port=args.port)
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sandbox = commands.add_parser(
+        "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"
+    )
+    sandbox.add_argument(
+        "--port", type=port_number(0), default=3000, help="the bot's port (default 3000)"
+    )
+    sandbox.set_defaults(func=cmd_sandbox)

@@ -52,7 +52,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def cmd_webhook(args: argparse.Namespace) -> int:
-    from bot.cli.common import UsageError, database_url, settings
+    from bot.cli.common import database_url, settings
     from core.migrate import upgrade
 
     env = settings()
@@ -61,8 +61,6 @@ def cmd_webhook(args: argparse.Namespace) -> int:
     db = Database(url)
     try:
         return _run(args, env, db)
-    except webhooks.BadEndpoint as exc:
-        raise UsageError(str(exc)) from exc
     finally:
         db.dispose()
 

@@ -17,9 +17,10 @@ from typing import Any, Literal, Protocol
 from bot.crm import hubspot, salesforce
 from core import crm
 from core.config import Settings, WorkspaceConfig
+from core.refusals import LeadbotError
 
 
-class CrmSetupError(Exception):
+class CrmSetupError(LeadbotError):
     """A setting is wrong (the token, the URL, the credentials): one line naming it."""
 
 

@@ -22,6 +22,7 @@ from core.learning.features import IDENTITY_FIELDS, PROPERTY_PREFIX, lead_featur
 from core.learning.model import MISSING, Model, cell_codes, train
 from core.learning.table import Table, TableError
 from core.learning.values import category, number, timestamp
+from core.refusals import LeadbotError
 from core.scoring import fit_score, match_rule
 
 TEST_SHARE = 0.3
@@ -43,7 +44,7 @@ POSITIVE_WORDS = frozenset(
 )
 
 
-class BacktestError(Exception):
+class BacktestError(LeadbotError):
     """The history cannot be backtested as asked; the message is one line for a person."""
 
 

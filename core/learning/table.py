@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core import csvread
+from core.refusals import LeadbotError
 
 #: Cells a history may hold (rows times columns): the backtest keeps them all in memory.
 MAX_CELLS = 5_000_000
 
 
-class TableError(Exception):
+class TableError(LeadbotError):
     """The file cannot be read as a table; the message is one line for a person."""
 
 

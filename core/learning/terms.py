@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from core.learning.features import absent_value
 from core.learning.values import category, number
+from core.refusals import LeadbotError
 
 FORMAT = 2
 MISSING = 0
@@ -31,7 +32,7 @@ FIRST = 2
 Kind = Literal["numeric", "categorical"]
 
 
-class TrainingError(Exception):
+class TrainingError(LeadbotError):
     """The data cannot train a model (one class, no usable feature); one line for a person."""
 
 

@@ -11,11 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from core.models import ApiKey
+from core.refusals import LeadbotError
 
 KEY_PREFIX = "lbk_"
 
 
-class ApiKeyError(Exception):
+class ApiKeyError(LeadbotError):
     pass
 
 

@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from core import csvread, csvwrite
 from core.config import WorkspaceConfig, key_path
 from core.db import Database, with_retry
+from core.refusals import LeadbotError
 from core.schemas import MAX_PROPERTIES, LeadIn
 from core.services.intake import Outcome, normalize_email, upsert_many
 
@@ -47,7 +48,7 @@ class ImportReport:
         return f"imported {self.imported}, updated {self.updated}, rejected {self.rejected}"
 
 
-class ImportError_(Exception):
+class ImportError_(LeadbotError):
     """The file as a whole cannot be imported (no e-mail column, not CSV, ...)."""
 
 

@@ -25,13 +25,14 @@ from core.learning.model import Explanation, Model, TrainingError, train
 from core.learning.table import TableError, read_table
 from core.learning.terms import value_of
 from core.models import Event, Lead, ScoringModel, StageTransition
+from core.refusals import LeadbotError
 from core.scoring import fit_score
 from core.services.leads import profile_of
 
 log = logging.getLogger(__name__)
 
 
-class LearningError(Exception):
+class LearningError(LeadbotError):
     """A request the learned scoring cannot serve; the message is one line for a person."""
 
 
