@@ -30,13 +30,8 @@ def reject_view(
     runtime: Runtime, session: Session, lead_id: int, user: str, body: Body
 ) -> dict[str, Any]:
     lead = handoff.check_can_reject(session, lead_id, actor=user, config=runtime.config)
-    container = body.get("container") or {}
     return reject_modal(
-        lead.id,
-        lead.full_name,
-        [(reason.code, reason.label) for reason in handoff.REJECT_REASONS],
-        channel=container.get("channel_id", ""),
-        ts=container.get("message_ts", ""),
+        lead.full_name, [(reason.code, reason.label) for reason in handoff.REJECT_REASONS]
     )
 
 
@@ -46,7 +41,7 @@ def bant_view(
     form = qualification.bant_form(
         session, lead_id, actor=user, config=runtime.config, now=runtime.now()
     )
-    return bant_modal(form.lead.id, form.lead.full_name, form.answers)
+    return bant_modal(form.lead.full_name, form.answers)
 
 
 def opportunity_view(
@@ -56,7 +51,7 @@ def opportunity_view(
         session, lead_id, actor=user, config=runtime.config, now=runtime.now()
     )
     return opportunity_modal(
-        form.lead.id, form.lead.full_name, list(form.currencies), form.today, form.default_name
+        form.lead.full_name, list(form.currencies), form.today, form.default_name
     )
 
 
@@ -64,7 +59,7 @@ def assign_view(
     runtime: Runtime, session: Session, lead_id: int, user: str, body: Body
 ) -> dict[str, Any]:
     lead = leadops.check_can_assign(session, lead_id, actor=user, config=runtime.config)
-    return assign_modal(lead.id, lead.full_name)
+    return assign_modal(lead.full_name)
 
 
 def open_view(

@@ -187,17 +187,15 @@ def lead_alert(
     }
 
 
-def reject_modal(
-    lead_id: int, name: str, reasons: Sequence[tuple[str, str]], *, channel: str = "", ts: str = ""
-) -> dict[str, Any]:
-    """The Reject modal: a required reason from the fixed list and an optional comment."""
+def reject_modal(name: str, reasons: Sequence[tuple[str, str]]) -> dict[str, Any]:
+    """The Reject modal: a required reason from the fixed list and an optional comment. The
+    lead it is about is known from the form's record (core/services/opened_views.py)."""
     view = View(
         type="modal",
         callback_id=ids.REJECT_VIEW,
         title="Reject lead",
         submit="Reject",
         close="Cancel",
-        private_metadata=f"{lead_id}|{channel}|{ts}",
         blocks=[
             SectionBlock(
                 text=MarkdownTextObject(text=f"Why is *{esc_clip(name, 200)}* not for sales?")

@@ -67,7 +67,7 @@ def _text(
     )
 
 
-def bant_modal(lead_id: int, name: str, last: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def bant_modal(name: str, last: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The BANT questions, prefilled with the last answers; the amount follows the budget and
     the free-text need follows the need."""
     last = last or {}
@@ -112,13 +112,12 @@ def bant_modal(lead_id: int, name: str, last: Mapping[str, Any] | None = None) -
         title="Qualify lead",
         submit="Save",
         close="Cancel",
-        private_metadata=str(lead_id),
         blocks=blocks,
     ).to_dict()
 
 
 def opportunity_modal(
-    lead_id: int, name: str, currencies: list[str], today: date, default_name: str | None = None
+    name: str, currencies: list[str], today: date, default_name: str | None = None
 ) -> dict[str, Any]:
     return View(
         type="modal",
@@ -126,7 +125,6 @@ def opportunity_modal(
         title="Record opportunity",
         submit="Save",
         close="Cancel",
-        private_metadata=str(lead_id),
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=f"Opportunity for *{esc_clip(name, 200)}*")),
             _text("name", "Opportunity name", default_name, max_length=300, optional=False),
@@ -144,14 +142,13 @@ def opportunity_modal(
     ).to_dict()
 
 
-def assign_modal(lead_id: int, name: str) -> dict[str, Any]:
+def assign_modal(name: str) -> dict[str, Any]:
     return View(
         type="modal",
         callback_id=ids.ASSIGN_VIEW,
         title="Assign lead",
         submit="Assign",
         close="Cancel",
-        private_metadata=str(lead_id),
         blocks=[
             SectionBlock(text=MarkdownTextObject(text=f"Who should work *{esc_clip(name, 200)}*?")),
             InputBlock(

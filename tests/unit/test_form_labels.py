@@ -15,15 +15,13 @@ from core.services import handoff, qualification
 REASONS = [(reason.code, reason.label) for reason in handoff.REJECT_REASONS]
 
 VIEWS = {
-    "bant": bant_modal(7, "Ada Lovelace"),
-    "bant, prefilled": bant_modal(
-        7, "Ada Lovelace", {"budget_amount": 25000, "notes": "call in May"}
-    ),
+    "bant": bant_modal("Ada Lovelace"),
+    "bant, prefilled": bant_modal("Ada Lovelace", {"budget_amount": 25000, "notes": "call in May"}),
     "opportunity": opportunity_modal(
-        7, "Ada Lovelace", list(qualification.CURRENCIES), date(2026, 3, 2), "Acme: new business"
+        "Ada Lovelace", list(qualification.CURRENCIES), date(2026, 3, 2), "Acme: new business"
     ),
-    "assign": assign_modal(7, "Ada Lovelace"),
-    "reject": reject_modal(7, "Ada Lovelace", REASONS, channel="C0EMEA", ts="1.0"),
+    "assign": assign_modal("Ada Lovelace"),
+    "reject": reject_modal("Ada Lovelace", REASONS),
 }
 
 OPTIONAL = {
