@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
 from bot.slack.delivery import Posted, RateLimited, SlackDelivery
-from bot.slack.pacing import POST_INTERVAL
+from bot.slack.pacing import POST_INTERVAL, Pacer
 from bot.slack.render import Say, render
 from bot.workers.queue import LEASE, Claimed, Leases, OutboxQueue, Undeliverable
 from bot.workers.worker import DeliveryWorker, Pause
@@ -57,10 +57,21 @@ def _sleep(seconds: float) -> bool:
 
 
 class Notifier:
-    def __init__(self, runtime: Runtime, client: WebClient, *, lease: timedelta = LEASE) -> None:
+    """``monotonic`` is the clock the pacing runs on and ``drain``'s ``wait`` passes its time:
+    a test gives both and waits out a rate limit without sleeping."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        client: WebClient,
+        *,
+        lease: timedelta = LEASE,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.runtime = runtime
         self.queue = OutboxQueue(runtime.db, runtime.now, lease=lease)
-        self.slack = SlackDelivery(client)
+        self.slack = SlackDelivery(client, Pacer(monotonic))
+        self.monotonic = monotonic
 
     def drain(self, max_rows: int = 10_000, wait: Callable[[float], bool] = _sleep) -> DrainReport:
         """Deliver every due row (claiming up to ``max_rows``); returns what happened.
@@ -94,7 +105,7 @@ class Notifier:
                     if not waiting:
                         break
                     soonest = min(self.slack.pacer.ready_at(k) for k in waiting)
-                    if wait(max(0.0, soonest - time.monotonic())):
+                    if wait(max(0.0, soonest - self.monotonic())):
                         break
                     look = True  # woken (new rows) or a key came free: look again
             finally:
@@ -105,7 +116,7 @@ class Notifier:
 
     def _ready(self, waiting: Waiting) -> str | None:
         """A key with rows waiting that Slack allows again now."""
-        now = time.monotonic()
+        now = self.monotonic()
         return next((k for k in waiting if self.slack.pacer.ready_at(k) <= now), None)
 
     def _take(
@@ -130,7 +141,7 @@ class Notifier:
             return
         key = self.slack.key_of(say)
         queued = waiting.get(key)
-        free_in = self.slack.pacer.ready_at(key) - time.monotonic()
+        free_in = self.slack.pacer.ready_at(key) - self.monotonic()
         if not queued and free_in <= 0:
             self._say(claimed, say, leases, waiting, report)
         elif queued is None or len(queued) < HELD_PER_KEY:
