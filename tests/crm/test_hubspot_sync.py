@@ -282,6 +282,7 @@ def test_qualify_leadbot_writes_the_mql_back(db, db_url, config, clock, hub):
     assert sync.run().report.changed == 0  # its own write coming back changes nothing
 
 
+@pytest.mark.timeout(900)  # 12,000 contacts through the real sync, paced like HubSpot
 def test_12000_contacts_imported_once_with_faults_and_a_second_sync_changes_nothing(
     db, db_url, config, clock
 ):
