@@ -182,6 +182,8 @@ class Digest:
     breach_leads: tuple[int, ...]
     series: dict[str, Any]
     week: DigestWeek | None = None  # None: too few verdicts (and in digests queued before it)
+    #: One line per model version trained that day: promoted, or kept in shadow and why.
+    models: tuple[str, ...] = ()
 
     @property
     def dedupe_key(self) -> str | None:

@@ -511,8 +511,29 @@ class ScoringModel(Base):
     model: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(default=False)
     activated_at: Mapped[datetime | None]
+    # How it may be used: "promoted" (it proved itself on its holdout), "chosen" (a person ran
+    # `scoring use`), "shadow" (held back) or "unchecked" (stored before promotion existed).
+    # Only a promoted or chosen version may qualify leads with use = "on".
+    status: Mapped[str] = mapped_column(String(16), default="unchecked")
+    # The promotion check's verdict, one line for a person.
+    decision: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (Index(None, "active"),)
+
+
+class LeadSnapshot(Base):
+    """What a lead looked like when it was scored: the fields scoring and learning read, kept
+    each time they differ from the lead's previous snapshot, so training sees a lead as it was
+    at the moment it was scored, never a value set after the verdict."""
+
+    __tablename__ = "lead_snapshots"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
+    taken_at: Mapped[datetime]
+    profile: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index(None, "lead_id", "taken_at"),)
 
 
 class CrmSyncState(Base):

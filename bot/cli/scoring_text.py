@@ -57,7 +57,13 @@ def version_lines(version: Any) -> Iterator[str]:
         else ""
     )
     mark = "* " if version.active else "  "
-    state = " (active)" if version.active else ""
+    state = {
+        "promoted": "promoted",
+        "chosen": "chosen with `scoring use`",
+        "shadow": "shadow",
+        "unchecked": "stored before promotion checks",
+    }.get(version.status, version.status)
+    state = f" ({'active, ' if version.active else ''}{state})"
     yield (
         f"{mark}version {version.id}{state}: trained {version.created_at:%Y-%m-%d %H:%M} UTC from "
         f"{version.source} on {version.rows} outcomes ({version.positives} good: "
@@ -73,5 +79,12 @@ def version_lines(version: Any) -> Iterator[str]:
         f"{_figure(learned.get('top_decile_rate'), '.0%')} (rules "
         f"{_figure(rules.get('top_decile_rate'), '.0%')})"
     )
+    if version.decision:
+        yield f"    {version.decision}"
+    if version.active and version.status not in ("promoted", "chosen"):
+        yield (
+            f'    shown only: with use = "on" it qualifies no lead until '
+            f"`leadbot scoring use {version.id}` chooses it"
+        )
     for item in figures.get("excluded") or []:
         yield f"    left out {item['column']!r}: {item['why']}"

@@ -50,6 +50,15 @@ def digest_message(numbers: Digest) -> dict[str, Any]:
     week = week_text(numbers.week)
     if week:
         blocks.append(SectionBlock(block_id="week", text=MarkdownTextObject(text=clip(week, 3000))))
+    if numbers.models:
+        blocks.append(
+            SectionBlock(
+                block_id="models",
+                text=MarkdownTextObject(
+                    text=clip("\n".join(esc(line) for line in numbers.models), 3000)
+                ),
+            )
+        )
     if breach_ids:
         listed = ", ".join(f"#{lead_id}" for lead_id in breach_ids)
         blocks.append(

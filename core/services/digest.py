@@ -9,6 +9,8 @@ funnel, queued once per day as an outbox row whose payload holds the numbers.
 - *The week*: the 7 UTC days ending with yesterday. Its worst scoring rule and its best and worst
   source come from :func:`core.services.outcomes.week_lines` (minimums documented there); the
   payload's ``week`` is None when the week had fewer than ``WEEK_MIN_VERDICTS`` verdicts.
+- *Learned score*: one line per model version trained that day, promoted or kept in shadow
+  with the promotion check's reason.
 - Once per day: the outbox row's ``dedupe_key`` is ``digest:<day>`` (unique), inserted with
   ``ON CONFLICT DO NOTHING``, so any number of runs and processes queue one digest per day.
 """
@@ -23,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from core.config import WorkspaceConfig
 from core.messages import Digest, DigestRule, DigestSource, DigestWeek, digest_key, enqueue
-from core.models import Outbox, StageTransition
+from core.models import Outbox, ScoringModel, StageTransition
 from core.services.outcomes import WEEK_MIN_VERDICTS, GroupStats, outcomes, week_lines
 from core.services.reports import funnel
 
@@ -89,6 +91,24 @@ def digest_numbers(session: Session, config: WorkspaceConfig, day: date) -> Dige
         breach_leads=tuple(sorted(report.breaches)[:10]),
         series=daily_series(session, day),
         week=week_numbers(session, config, day),
+        models=model_lines(session, since, until),
+    )
+
+
+def model_lines(session: Session, since: datetime, until: datetime) -> tuple[str, ...]:
+    """One line per model version trained in ``[since, until)``: promoted, or held back and why."""
+    rows = session.execute(
+        select(ScoringModel.id, ScoringModel.source, ScoringModel.decision)
+        .where(
+            ScoringModel.created_at >= since,
+            ScoringModel.created_at < until,
+            ScoringModel.decision.is_not(None),
+        )
+        .order_by(ScoringModel.id)
+    )
+    return tuple(
+        f"Learned score version {version} (from {source}): {decision}"
+        for version, source, decision in rows
     )
 
 

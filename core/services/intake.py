@@ -22,7 +22,7 @@ from core.models import Event, Lead, StageTransition
 from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
 from core.scoring import Decision, ScoredEvent, decide, score_lead
-from core.services import learning
+from core.services import learning, snapshots
 from core.services.leads import profile_of
 from core.services.offers import offer_lead
 from core.services.owners import QUALIFIED_AGAIN, change_owner
@@ -342,6 +342,8 @@ def rescore(
     lead.fit, lead.grade = score.fit, score.grade
     lead.engagement, lead.product = score.engagement, score.product
     lead.score_reasons = [reason.as_dict() for reason in score.reasons]
+    # What the lead looked like at this scoring moment, for learning from what was known then.
+    snapshots.record(session, lead, now)
     if Stage(lead.stage) not in QUALIFY_FROM:
         return None
     if crm_decides(config, lead):

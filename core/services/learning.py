@@ -22,6 +22,7 @@ from core.learning.backtest import BacktestError, Options, compare, run, split, 
 from core.learning.features import PROPERTY_PREFIX, Happened, feature_label, lead_features
 from core.learning.labels import Move, label
 from core.learning.model import Explanation, Model, TrainingError, train
+from core.learning.promotion import Competitor, Decision, decide
 from core.learning.table import TableError, read_table
 from core.learning.terms import value_of
 from core.models import Event, Lead, ScoringModel, StageTransition
@@ -30,6 +31,10 @@ from core.scoring import fit_score
 from core.services.leads import profile_of
 
 log = logging.getLogger(__name__)
+
+#: A version's status (see core.models.ScoringModel.status).
+PROMOTED, CHOSEN, SHADOW, UNCHECKED = "promoted", "chosen", "shadow", "unchecked"
+QUALIFYING = frozenset({PROMOTED, CHOSEN})
 
 
 class LearningError(LeadbotError):
@@ -149,15 +154,18 @@ def _headline(figures: dict[str, Any]) -> dict[str, Any]:
 
 
 def train_from_database(session: Session, config: WorkspaceConfig, now: datetime) -> ScoringModel:
-    """A new active version from the workspace's outcomes: measured on the latest 30% of them
-    (by qualification time), then trained on all."""
+    """A new version from the workspace's outcomes: trained on the earliest 70% of them (by
+    the moment each was scored) and checked on the latest 30% against the active version and
+    the rules (:func:`promotion_check`), then trained on all. It goes live only when the check
+    promotes it; otherwise it is kept in shadow with the reason."""
     samples, still_open = database_samples(session, config, now)
     labels = [sample.label for sample in samples]
     _enough(labels)
     options = Options(target="outcome")
     order = [sample.moment.timestamp() for sample in samples]
     train_index, test_index = split(labels, order, options)
-    if len({labels[i] for i in test_index}) < 2:
+    time_ordered = len({labels[i] for i in test_index}) == 2
+    if not time_ordered:
         train_index, test_index = split(labels, None, options)
     rows = [sample.features for sample in samples]
     fits = [fit_score(config.scoring.fit, sample.profile)[0] for sample in samples]
@@ -200,9 +208,18 @@ def train_from_database(session: Session, config: WorkspaceConfig, now: datetime
         model = train(rows, labels, features=kept, order=order)
     except TrainingError as exc:
         raise LearningError(str(exc)) from exc
+    decision = promotion_check(
+        session,
+        [labels[i] for i in test_index],
+        [held_out.probability(rows[i]) for i in test_index],
+        [rows[i] for i in test_index],
+        [fits[i] for i in test_index],
+        time_ordered=time_ordered,
+    )
     return store(
         session,
         model,
+        decision=decision,
         source="database",
         positive=f"{settings.positive_stage} within {settings.window_days} days",
         trained=(samples[0].moment, samples[-1].moment),
@@ -221,12 +238,15 @@ def train_from_database(session: Session, config: WorkspaceConfig, now: datetime
 def train_from_file(
     session: Session, path: Path, options: Options, config: WorkspaceConfig, now: datetime
 ) -> tuple[ScoringModel, dict[str, Any]]:
-    """A new active version from a history file: the backtest's figures, then trained on all
-    of the file's usable rows with the columns the backtest kept."""
+    """A new version from a history file: the backtest's figures and the promotion check on
+    its test rows (time-ordered only with ``--time``), then trained on all of the file's usable
+    rows with the columns the backtest kept."""
     try:
         table = read_table(path)
         options = replace(options, min_class=MIN_OUTCOMES)
-        report, prepared, _ = run(table, options, header_fields(table.headers), config.scoring.fit)
+        report, prepared, held_out = run(
+            table, options, header_fields(table.headers), config.scoring.fit
+        )
         model = train(
             prepared.rows(range(len(prepared.labels))),
             prepared.labels,
@@ -243,9 +263,19 @@ def train_from_file(
                 datetime.fromtimestamp(min(known), UTC),
                 datetime.fromtimestamp(max(known), UTC),
             )
+    test_rows = prepared.rows(prepared.test_index)
+    decision = promotion_check(
+        session,
+        [prepared.labels[i] for i in prepared.test_index],
+        [held_out.probability(row) for row in test_rows],
+        test_rows,
+        [fit_score(config.scoring.fit, prepared.leads[i])[0] for i in prepared.test_index],
+        time_ordered=options.time is not None,
+    )
     version = store(
         session,
         model,
+        decision=decision,
         source=f"file {path.name}"[:300],
         positive=f"{options.target} is {prepared.positive!r}"[:300],
         trained=trained,
@@ -281,13 +311,42 @@ def retrain_weekly(session: Session, config: WorkspaceConfig, now: datetime) -> 
         version = train_from_database(session, config, now)
     except LearningError as exc:
         return f"skipped: {exc}"
-    return f"version {version.id} trained on {version.rows} outcomes and active"
+    return f"version {version.id} trained on {version.rows} outcomes, {version.decision}"
+
+
+def promotion_check(
+    session: Session,
+    labels: Sequence[int],
+    candidate: Sequence[float],
+    rows: Sequence[dict[str, Any]],
+    fits: Sequence[float],
+    *,
+    time_ordered: bool,
+) -> Decision:
+    """The candidate against the active version and the rules on the same holdout rows."""
+    if not time_ordered:
+        return Decision(
+            False,
+            "kept in shadow: no time-ordered holdout (the latest outcomes hold one class only, "
+            "or the history has no time column)",
+            len(labels),
+            sum(labels),
+        )
+    competitors = []
+    active = ACTIVE.get(session)
+    if active is not None:
+        competitors.append(
+            Competitor(f"version {active.version}", [active.model.probability(r) for r in rows])
+        )
+    competitors.append(Competitor("the rules", list(fits)))
+    return decide(labels, candidate, competitors)
 
 
 def store(
     session: Session,
     model: Model,
     *,
+    decision: Decision,
     source: str,
     positive: str,
     trained: tuple[datetime, datetime] | None,
@@ -295,7 +354,8 @@ def store(
     metrics: dict[str, Any],
     now: datetime,
 ) -> ScoringModel:
-    """Store ``model`` as a new version and make it the active one."""
+    """Store ``model`` as a new version: the active one when ``decision`` promotes it, else
+    kept in shadow (stored, not active) with the reason."""
     version = ScoringModel(
         created_at=now,
         source=source,
@@ -304,13 +364,16 @@ def store(
         trained_to=trained[1] if trained else None,
         rows=len(labels),
         positives=sum(labels),
-        metrics=_json_safe(metrics),
+        metrics=_json_safe({**metrics, "promotion": decision.as_dict()}),
         model=model.as_data(),
         active=False,
+        status=PROMOTED if decision.promote else SHADOW,
+        decision=decision.reason,
     )
     session.add(version)
     session.flush()
-    _activate(session, version, now)
+    if decision.promote:
+        _activate(session, version, now)
     return version
 
 
@@ -339,6 +402,7 @@ def use_model(session: Session, number: int, now: datetime) -> ScoringModel:
         known = session.scalars(select(ScoringModel.id).order_by(ScoringModel.id)).all()
         listed = ", ".join(map(str, known)) if known else "none yet (run `leadbot scoring train`)"
         raise LearningError(f"no model version {number} (versions: {listed})")
+    version.status = CHOSEN
     _activate(session, version, now)
     return version
 
@@ -371,6 +435,18 @@ class Likelihood:
         }
 
 
+@dataclass(frozen=True)
+class ActiveModel:
+    version: int
+    status: str
+    model: Model
+
+    @property
+    def may_qualify(self) -> bool:
+        """Only a version that proved itself, or that a person chose, turns leads into MQLs."""
+        return self.status in QUALIFYING
+
+
 class _ActiveModels:
     """The active model per database, loaded once and again only when another version becomes
     active (one indexed query per use tells which version is active)."""
@@ -379,9 +455,11 @@ class _ActiveModels:
         self._lock = threading.Lock()
         self._loaded: dict[str, tuple[int, datetime | None, Model]] = {}
 
-    def get(self, session: Session) -> tuple[int, Model] | None:
+    def get(self, session: Session) -> ActiveModel | None:
         row = session.execute(
-            select(ScoringModel.id, ScoringModel.activated_at).where(ScoringModel.active.is_(True))
+            select(ScoringModel.id, ScoringModel.activated_at, ScoringModel.status).where(
+                ScoringModel.active.is_(True)
+            )
         ).first()
         if row is None:
             return None
@@ -389,12 +467,12 @@ class _ActiveModels:
         with self._lock:
             cached = self._loaded.get(key)
             if cached is not None and cached[:2] == (row.id, row.activated_at):
-                return cached[0], cached[2]
+                return ActiveModel(row.id, row.status, cached[2])
         data = session.scalar(select(ScoringModel.model).where(ScoringModel.id == row.id))
         model = Model.from_data(data or {})
         with self._lock:
             self._loaded[key] = (row.id, row.activated_at, model)
-        return row.id, model
+        return ActiveModel(row.id, row.status, model)
 
 
 ACTIVE = _ActiveModels()
@@ -410,7 +488,12 @@ def likelihood_of(
     active = ACTIVE.get(session)
     if active is None:
         return None
-    version, model = active
+    return _likelihood(session, lead, active, now)
+
+
+def _likelihood(
+    session: Session, lead: Lead, active: ActiveModel, now: datetime
+) -> Likelihood | None:
     events = [
         Happened(kind, occurred)
         for kind, occurred in session.execute(
@@ -418,13 +501,15 @@ def likelihood_of(
         )
     ]
     try:
-        explanation = model.explain(lead_features(profile_of(lead), events, as_of=now))
+        explanation = active.model.explain(lead_features(profile_of(lead), events, as_of=now))
     except (ArithmeticError, ValueError, TypeError) as exc:
         # The likelihood only informs: a value no model reads must never stop the lead's page,
         # its alert or its qualification by the rules.
-        log.warning("lead %s: no likelihood (model %s cannot read it: %s)", lead.id, version, exc)
+        log.warning(
+            "lead %s: no likelihood (model %s cannot read it: %s)", lead.id, active.version, exc
+        )
         return None
-    return Likelihood(explanation.probability, version, explanation)
+    return Likelihood(explanation.probability, active.version, explanation)
 
 
 def qualification_by_likelihood(
@@ -434,7 +519,10 @@ def qualification_by_likelihood(
     settings = config.scoring.model
     if settings.use != "on" or not config.scoring.grade_allows(grade):
         return None
-    likelihood = likelihood_of(session, lead, config, now)
+    active = ACTIVE.get(session)
+    if active is None or not active.may_qualify:
+        return None
+    likelihood = _likelihood(session, lead, active, now)
     if likelihood is None or likelihood.probability < settings.mql_likelihood:
         return None
     return (

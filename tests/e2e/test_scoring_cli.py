@@ -30,7 +30,7 @@ def test_train_from_a_file_list_and_use(db_url, tmp_path):
     empty = leadbot("scoring", "models", db_url=db_url, cwd=tmp_path)
     assert empty.returncode == 0 and "no model versions yet" in empty.stdout
 
-    for _ in range(2):
+    for expected in ("(active, promoted)", "(shadow)"):
         trained = leadbot(
             "scoring",
             "train",
@@ -44,20 +44,27 @@ def test_train_from_a_file_list_and_use(db_url, tmp_path):
             cwd=tmp_path,
         )
         assert trained.returncode == 0, trained.stderr
-        assert (
-            "(active)" in trained.stdout and "from file crm.csv on 1200 outcomes" in trained.stdout
-        )
+        assert expected in trained.stdout and "from file crm.csv on 1200 outcomes" in trained.stdout
         assert "qualified 2024-" in trained.stdout and "AUC 0." in trained.stdout
-    assert versions(db_url) == [(1, False), (2, True)]
-
-    used = leadbot("scoring", "use", "1", db_url=db_url, cwd=tmp_path)
-    assert used.returncode == 0 and used.stdout.startswith("* version 1 (active)")
-    listed = leadbot("scoring", "models", db_url=db_url, cwd=tmp_path).stdout.splitlines()
-    # Each version: what it is, how it did, then what the leak guard left out (issue 22).
-    heads = [line for line in listed if not line.startswith("    ")]
-    assert heads[0].startswith("* version 1 (active)") and heads[1].startswith("  version 2:")
-    assert any(line.startswith("    left out 'Prospect ID'") for line in listed)
+    # The first beat the rules on the latest rows; the second, on the same file, is no better
+    # than the first, so it is kept in shadow and says why.
+    assert "    kept in shadow: AUC " in trained.stdout and "not clearly above version 1" in (
+        trained.stdout
+    )
     assert versions(db_url) == [(1, True), (2, False)]
+
+    used = leadbot("scoring", "use", "2", db_url=db_url, cwd=tmp_path)
+    assert used.returncode == 0
+    assert used.stdout.startswith("* version 2 (active, chosen with `scoring use`)")
+    listed = leadbot("scoring", "models", db_url=db_url, cwd=tmp_path).stdout.splitlines()
+    # Each version: what it is, how it did, why it was promoted or not, then what the leak
+    # guard left out (issue 22).
+    heads = [line for line in listed if not line.startswith("    ")]
+    assert heads[0].startswith("  version 1 (promoted)")
+    assert heads[1].startswith("* version 2 (active, chosen")
+    assert any(line.startswith("    promoted: AUC ") for line in listed)
+    assert any(line.startswith("    left out 'Prospect ID'") for line in listed)
+    assert versions(db_url) == [(1, False), (2, True)]
 
 
 def test_refusals_change_nothing(db_url, tmp_path):

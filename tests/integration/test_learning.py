@@ -107,12 +107,19 @@ def test_training_refuses_too_few_outcomes_and_says_how_many_more(db, config):
         assert session.scalar(select(func.count()).select_from(ScoringModel)) == 0
 
 
+#: Enough outcomes that the latest 30% (the promotion check's holdout) hold over 200 rows.
+PROVABLE = 700
+
+
 def test_train_list_use_and_the_live_likelihood(db, config):
     with db.transaction() as session:
-        seed_outcomes(session, 240)
+        seed_outcomes(session, PROVABLE)
     with db.transaction() as session:
         version = learning.train_from_database(session, config, NOW)
-        assert version.active and version.rows == 240 and version.source == "database"
+        assert version.rows == PROVABLE and version.source == "database"
+        # Clearly better than the rules (which rank on a title unrelated to the outcome).
+        assert version.active and version.status == "promoted", version.decision
+        assert version.decision.startswith("promoted: AUC ")
         assert version.metrics["learned"]["auc"] > version.metrics["rules"]["auc"]
         names = [feature["name"] for feature in version.model["features"]]
         assert "source" in names
@@ -120,12 +127,20 @@ def test_train_list_use_and_the_live_likelihood(db, config):
         assert not any("meeting_booked" in name for name in names)
         first = version.id
     with db.transaction() as session:
-        second = learning.train_from_database(session, config, NOW).id
+        # The same outcomes again: no better than the active version, so it stays in shadow.
+        second = learning.train_from_database(session, config, NOW)
+        assert not second.active and second.status == "shadow"
+        assert f"not clearly above version {first}" in second.decision
+        second_id = second.id
     with db.transaction() as session:
         versions = learning.list_models(session)
-        assert [(v.id, v.active) for v in versions] == [(first, False), (second, True)]
+        assert [(v.id, v.active) for v in versions] == [(first, True), (second_id, False)]
         with pytest.raises(learning.LearningError, match="no model version 99"):
             learning.use_model(session, 99, NOW)
+    with db.transaction() as session:
+        # A person may decide anyway.
+        chosen = learning.use_model(session, second_id, NOW)
+        assert chosen.active and chosen.status == "chosen"
     with db.transaction() as session:
         assert learning.use_model(session, first, NOW).active
     with db.transaction() as session:
@@ -144,10 +159,56 @@ def test_train_list_use_and_the_live_likelihood(db, config):
         assert learning.likelihood_of(session, lead, with_model(config, use="off"), NOW) is None
 
 
-def test_no_active_model_means_no_likelihood(db, config):
+def test_few_outcomes_keep_a_version_in_shadow_and_say_why(db, config):
+    from bot.cli.scoring_text import version_lines
+
     with db.transaction() as session:
-        lead = make_lead(session)
-        assert learning.likelihood_of(session, lead, config, NOW) is None
+        seed_outcomes(session, 240)
+    with db.transaction() as session:
+        version = learning.train_from_database(session, config, NOW)
+        assert not version.active and version.status == "shadow"
+        assert version.decision.startswith("kept in shadow: the holdout has 72 outcomes")
+        lines = list(version_lines(version))
+        assert "(shadow)" in lines[0]
+        assert "    " + version.decision in lines
+        # Stored, not live: no likelihood is shown from it.
+        assert learning.likelihood_of(session, make_lead(session), config, NOW) is None
+
+
+def test_noisy_outcomes_keep_a_version_in_shadow_and_say_why(db, config):
+    """Outcomes that do not depend on anything the lead holds: whatever the model learned is
+    noise, and it does not beat the rules with any confidence."""
+    with db.transaction() as session:
+        seed_outcomes(session, PROVABLE, good_share=0.3)
+    with db.transaction() as session:
+        version = learning.train_from_database(session, config, NOW)
+        assert not version.active and version.status == "shadow"
+        assert "not clearly above the rules" in version.decision
+        assert "\n" not in version.decision
+
+
+def test_promotions_and_hold_backs_are_lines_in_the_digest(db, config):
+    from bot.views.digest import digest_message
+    from core.services.digest import digest_day, digest_numbers
+
+    with db.transaction() as session:
+        seed_outcomes(session, PROVABLE)
+    with db.transaction() as session:
+        promoted = learning.train_from_database(session, config, NOW).id
+    with db.transaction() as session:
+        held = learning.train_from_database(session, config, NOW + timedelta(minutes=5)).id
+    with db.transaction() as session:
+        numbers = digest_numbers(session, config, digest_day(NOW + timedelta(days=1)))
+        earlier = digest_numbers(session, config, digest_day(NOW))
+    assert earlier.models == ()
+    assert len(numbers.models) == 2
+    assert numbers.models[0].startswith(f"Learned score version {promoted} (from database): ")
+    assert "promoted: AUC" in numbers.models[0]
+    assert numbers.models[1].startswith(f"Learned score version {held} ")
+    assert "kept in shadow" in numbers.models[1]
+    blocks = {block["block_id"]: block for block in digest_message(numbers)["blocks"]}
+    assert "promoted: AUC" in blocks["models"]["text"]["text"]
+    assert "models" not in {b["block_id"] for b in digest_message(earlier)["blocks"]}
 
 
 def test_weekly_retrain(db, config):
@@ -156,22 +217,26 @@ def test_weekly_retrain(db, config):
             "off"
         )
         assert learning.retrain_weekly(session, config, NOW).startswith("skipped: not enough")
-        seed_outcomes(session, 200)
+        seed_outcomes(session, PROVABLE)
     with db.transaction() as session:
-        assert "active" in learning.retrain_weekly(session, config, NOW)
+        said = learning.retrain_weekly(session, config, NOW)
+        assert "promoted: AUC" in said
     with db.transaction() as session:
         assert "less than a week old" in learning.retrain_weekly(
             session, config, NOW + timedelta(days=2)
         )
-        assert "active" in learning.retrain_weekly(session, config, NOW + timedelta(days=7))
+        # A week on, the same outcomes prove nothing new: the retrain goes through the check.
+        said = learning.retrain_weekly(session, config, NOW + timedelta(days=7))
+        assert "kept in shadow" in said
         assert session.scalar(select(func.count()).select_from(ScoringModel)) == 2
+        assert session.scalar(select(func.count()).where(ScoringModel.active.is_(True))) == 1
 
 
 def test_use_on_qualifies_a_likely_lead_with_the_rule_in_its_history(db, config):
     with db.transaction() as session:
-        seed_outcomes(session, 240)
+        seed_outcomes(session, PROVABLE)
     with db.transaction() as session:
-        learning.train_from_database(session, config, NOW)
+        assert learning.train_from_database(session, config, NOW).status == "promoted"
     on = with_model(config, use="on", mql_likelihood=0.6)
     later = NOW + timedelta(days=1)
 
@@ -225,3 +290,33 @@ def test_database_training_runs_the_leak_guard_and_lists_what_it_left_out(db, co
         assert [item["column"] for item in version.metrics["excluded"]] == ["lost_reason"]
         lines = list(version_lines(version))
         assert any("left out 'lost_reason'" in line for line in lines)
+
+
+def test_use_on_never_qualifies_with_a_version_not_promoted_or_chosen(db, config):
+    """A version stored before promotion checks existed stays active (its likelihood is shown)
+    but turns no lead into an MQL until a person chooses it with `scoring use`."""
+    with db.transaction() as session:
+        seed_outcomes(session, PROVABLE)
+    with db.transaction() as session:
+        version = learning.train_from_database(session, config, NOW)
+        assert version.status == "promoted"
+        version.status = "unchecked"  # as the migration leaves versions stored before it
+        number = version.id
+    on = with_model(config, use="on", mql_likelihood=0.6)
+    later = NOW + timedelta(days=1)
+
+    def referral(session, email: str):
+        lead_in = LeadIn(email=email, source="referral", title="Analyst", company_size=500)
+        return upsert_lead(session, lead_in, config=on, now=later)
+
+    with db.transaction() as session:
+        lead, _, qualified = referral(session, "one@example.com")
+        assert qualified is None and lead.stage == "lead"
+        shown = learning.likelihood_of(session, lead, on, later)
+        assert shown is not None and shown.probability >= 0.6
+    with db.transaction() as session:
+        assert learning.use_model(session, number, later).status == "chosen"
+    with db.transaction() as session:
+        lead, _, qualified = referral(session, "two@example.com")
+        assert qualified is not None and qualified.stage is Stage.MQL
+        assert f"(model {number})" in qualified.rule

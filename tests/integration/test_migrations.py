@@ -289,3 +289,98 @@ def test_0013_adds_the_crm_write_queue_and_takes_it_away(empty_url):
     }
     lease = {c["name"] for c in inspect_columns(empty_url, "crm_sync_state")}
     assert "lease_holder" not in lease
+
+
+def test_0014_snapshots_each_lead_as_of_its_last_update_and_marks_old_versions_unchecked(
+    empty_url,
+):
+    from sqlalchemy import column, table
+
+    upgrade(empty_url, "0013")
+    at = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    later = datetime(2026, 11, 25, 8, 0, tzinfo=UTC)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(TABLES["leads"]),
+                [
+                    {
+                        "email": "a@x.de",
+                        "stage": "lead",
+                        "title": "CTO",
+                        "source": None,
+                        **dict.fromkeys(TIMES, at),
+                        **{**LEAD, "properties": {"plan": "pro"}},
+                    },
+                    {
+                        "email": "b@x.de",
+                        "stage": "mql",
+                        "title": None,
+                        "source": "ads",
+                        **dict.fromkeys(TIMES, at),
+                        **{**LEAD, "updated_at": later},
+                    },
+                ],
+            )
+            # The table as revision 0013 knew it: no status, no decision.
+            models = table(
+                "scoring_models",
+                *(
+                    column(name, TABLES["scoring_models"].c[name].type)
+                    for name in (
+                        "created_at",
+                        "source",
+                        "positive",
+                        "rows",
+                        "positives",
+                        "metrics",
+                        "model",
+                        "active",
+                    )
+                ),
+            )
+            connection.execute(
+                insert(models),
+                [
+                    {
+                        "created_at": at,
+                        "source": "database",
+                        "positive": "sql",
+                        "rows": 1,
+                        "positives": 1,
+                        "metrics": {},
+                        "model": {},
+                        "active": True,
+                    }
+                ],
+            )
+        upgrade(empty_url, "0014")
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT l.email, s.taken_at, s.profile FROM lead_snapshots s "
+                    "JOIN leads l ON l.id = s.lead_id ORDER BY l.email"
+                )
+            ).all()
+            status = connection.execute(text("SELECT status, decision FROM scoring_models")).one()
+        assert [row[0] for row in rows] == ["a@x.de", "b@x.de"]
+        profiles = [
+            row[2] if isinstance(row[2], dict) else __import__("json").loads(row[2]) for row in rows
+        ]
+        assert profiles[0]["title"] == "CTO" and profiles[0]["properties"] == {"plan": "pro"}
+        assert profiles[1]["source"] == "ads" and "email" not in profiles[1]
+        taken = [
+            row[1] if isinstance(row[1], datetime) else datetime.fromisoformat(row[1])
+            for row in rows
+        ]
+        assert [t.replace(tzinfo=None) for t in taken] == [
+            at.replace(tzinfo=None),
+            later.replace(tzinfo=None),
+        ]
+        assert tuple(status) == ("unchecked", None)
+        downgrade(empty_url, "0013")
+        assert "lead_snapshots" not in tables(empty_url)
+        assert "status" not in {c["name"] for c in inspect_columns(empty_url, "scoring_models")}
+    finally:
+        engine.dispose()

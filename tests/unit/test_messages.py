@@ -81,6 +81,7 @@ EXAMPLES = [
             "breach_leads",
             "series",
             "week",
+            "models",
         },
     ),
     (OfferDm(3, 9, "U0REP1"), {"transition_id", "rep"}),
@@ -155,5 +156,8 @@ def test_a_digest_with_its_week_reads_back_and_an_older_one_without_it_too():
     stored = messages.payload(with_week)
     assert stored["week"]["worst_rule"]["rule"] == "title contains 'vp'"
     assert messages.read("digest", None, stored) == with_week
-    older = {k: v for k, v in messages.payload(digest).items() if k != "week"}
+    older = {k: v for k, v in messages.payload(digest).items() if k not in ("week", "models")}
     assert messages.read("digest", None, older).week is None
+    assert messages.read("digest", None, older).models == ()
+    with_models = dataclasses.replace(digest, models=("Learned score version 2: promoted",))
+    assert messages.read("digest", None, messages.payload(with_models)) == with_models
