@@ -221,6 +221,33 @@ class WebhookDisabled:
         return f"{self.KIND}:{self.endpoint_id}:{self.disabled_at}"
 
 
+@dataclass(frozen=True)
+class LeadErased:
+    """Rewrite one Slack message leadbot posted about an erased (or anonymized) lead to say so,
+    without buttons: the message at ``channel``/``ts``; ``on`` the day of the erase (ISO)."""
+
+    KIND: ClassVar[str] = "lead_erased"
+    lead_id: int
+    channel: str
+    ts: str
+    on: str
+    anonymized: bool = False
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.channel}:{self.ts}"
+
+
+@dataclass(frozen=True)
+class HomeRefresh:
+    """Publish ``user``'s App Home again (it may have shown the lead, which is gone now)."""
+
+    KIND: ClassVar[str] = "home_refresh"
+    lead_id: int
+    user: str
+    dedupe_key: ClassVar[str | None] = None
+
+
 def digest_key(day: str) -> str:
     """One digest per UTC day (``day`` in ISO form)."""
     return f"digest:{day}"
@@ -239,6 +266,8 @@ Message = (
     | OfferDm
     | RoutingFallback
     | WebhookDisabled
+    | LeadErased
+    | HomeRefresh
 )
 Reminder = ReminderThread | ReminderEscalation | ReminderOwner
 
@@ -257,6 +286,8 @@ TYPES: dict[str, type[Message]] = {
         OfferDm,
         RoutingFallback,
         WebhookDisabled,
+        LeadErased,
+        HomeRefresh,
     )
 }
 _ADAPTERS: dict[type[Message], TypeAdapter[Any]] = {cls: TypeAdapter(cls) for cls in TYPES.values()}

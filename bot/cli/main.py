@@ -527,6 +527,9 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli.webhook import add_parser as add_webhook_parser
 
     add_webhook_parser(commands)
+    from bot.cli.lead import add_parser as add_lead_parser
+
+    add_lead_parser(commands)
 
     sandbox = commands.add_parser(
         "sandbox", help="the whole bot against a local Slack emulator with a web page, on SQLite"

@@ -47,7 +47,11 @@ def build_home(runtime: Runtime, user: str) -> dict[str, Any]:
         if managed:
             waiting = session.scalars(
                 select(Lead)
-                .where(Lead.team.in_(managed), Lead.stage.in_([s.value for s in QUALIFIED]))
+                .where(
+                    Lead.team.in_(managed),
+                    Lead.stage.in_([s.value for s in QUALIFIED]),
+                    Lead.erased_at.is_(None),
+                )
                 .order_by(Lead.stage_changed_at)
                 .limit(50)
             ).all()
@@ -62,7 +66,7 @@ def build_home(runtime: Runtime, user: str) -> dict[str, Any]:
                 )
                 for lead_id in funnel.breaches:
                     breach = session.get(Lead, lead_id)
-                    if breach is not None:
+                    if breach is not None and breach.erased_at is None:
                         entry = stage_entry(session, breach)
                         breached.append(
                             HomeItem(

@@ -14,9 +14,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.handlers.home import build_home
 from bot.runtime import Runtime
 from bot.slack.present import card_of, likely_card
-from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
+from bot.views.alerts import (
+    Status,
+    assigned_dm,
+    erased_message,
+    lead_alert,
+    marketing_accepted,
+    marketing_rejected,
+)
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
 from bot.views.routing import OfferLine, fallback_note, offer_block, offer_dm
@@ -27,6 +35,8 @@ from core.messages import (
     AlertRefresh,
     AssignedDm,
     Digest,
+    HomeRefresh,
+    LeadErased,
     LeadQualified,
     MarketingAccepted,
     MarketingRejected,
@@ -42,6 +52,7 @@ from core.messages import (
 from core.models import Lead, Offer, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE
 from core.services.leads import stage_entry
+from core.services.privacy import erased_text
 from core.services.stages import latest_transition
 
 
@@ -73,7 +84,21 @@ class Edit:
     message: dict[str, Any]
 
 
-Say = Post | Edit
+@dataclass(frozen=True)
+class Publish:
+    """A user's App Home, published again."""
+
+    user: str
+    view: dict[str, Any]
+
+
+Say = Post | Edit | Publish
+
+
+def _live(session: Session, lead_id: int) -> Lead | None:
+    """The lead, unless it is gone or erased: then there is nothing to say about it."""
+    lead = session.get(Lead, lead_id)
+    return lead if lead is not None and lead.erased_at is None else None
 
 
 def render(runtime: Runtime, message: Message) -> Say | None:
@@ -94,6 +119,10 @@ def render(runtime: Runtime, message: Message) -> Say | None:
             return _offer_dm(runtime, message)
         case RoutingFallback():
             return _fallback(runtime, message)
+        case LeadErased():
+            return _erased(message)
+        case HomeRefresh():
+            return Publish(message.user, build_home(runtime, message.user))
         case WebhookDisabled():
             return Post(
                 runtime.config.marketing.channel,
@@ -119,7 +148,7 @@ def alert_status(session: Session, lead: Lead, alert: StageTransition) -> Status
 def _alert(runtime: Runtime, message: LeadQualified) -> Say | None:
     config = runtime.config
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         alert = session.get(StageTransition, message.transition_id)
         if lead is None or alert is None:
             return None  # the lead was deleted: nothing left to announce
@@ -143,7 +172,7 @@ def _refresh(runtime: Runtime, message: AlertRefresh) -> Say | None:
             .order_by(SlackMessage.id.desc())
             .limit(1)
         ).first()
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         if record is None or lead is None:
             return None  # never announced (or gone): nothing to edit
         alert = session.get(StageTransition, record.transition_id)
@@ -161,7 +190,7 @@ def _refresh(runtime: Runtime, message: AlertRefresh) -> Say | None:
 
 def _marketing(runtime: Runtime, message: MarketingAccepted | MarketingRejected) -> Say | None:
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         moved = session.get(StageTransition, message.transition_id)
         if lead is None or moved is None:
             return None
@@ -179,7 +208,7 @@ def _marketing(runtime: Runtime, message: MarketingAccepted | MarketingRejected)
 
 def _assigned(runtime: Runtime, message: AssignedDm) -> Say | None:
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         if lead is None:
             return None
         return Post(message.owner, assigned_dm(card_of(lead), message.actor))
@@ -189,7 +218,7 @@ def _reminder(runtime: Runtime, message: Reminder) -> Say | None:
     """A reminder or escalation, unless its lead has left the stage entry it is about."""
     config = runtime.config
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         entry = stage_entry(session, lead) if lead is not None else None
         if lead is None or entry is None or entry.id != message.transition_id:
             return None  # the lead moved on: the reminder no longer applies
@@ -261,7 +290,7 @@ def _offer_block(
 def _offer_dm(runtime: Runtime, message: OfferDm) -> Say | None:
     """The DM to the offered rep, unless the lead has moved on since."""
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         entry = stage_entry(session, lead) if lead is not None else None
         if lead is None or entry is None or entry.id != message.transition_id:
             return None
@@ -276,7 +305,7 @@ def _fallback(runtime: Runtime, message: RoutingFallback) -> Say | None:
     """Nobody could be offered the lead: the managers hear why, in the alert's thread."""
     config = runtime.config
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         if lead is None:
             return None
         team = config.team(lead.team)
@@ -290,3 +319,8 @@ def _fallback(runtime: Runtime, message: RoutingFallback) -> Say | None:
     if thread is None:  # the alert was never recorded: say it in the channel itself
         return Post(team.channel if team else config.marketing.channel, view)
     return Post(thread[0], view, thread_ts=thread[1])
+
+
+def _erased(message: LeadErased) -> Say:
+    """The message about an erased lead, rewritten to say only that (no buttons)."""
+    return Edit(message.channel, message.ts, erased_message(erased_text(message)))

@@ -292,3 +292,9 @@ def assigned_dm(card: LeadCard, actor: str) -> dict[str, Any]:
         actions_id="next",
         buttons=[lead_button(card, "Qualify", ids.QUALIFY, "primary")],
     )
+
+
+def erased_message(text: str) -> dict[str, Any]:
+    """What a message about an erased lead becomes: one line, no buttons, nothing about them."""
+    section = SectionBlock(block_id="erased", text=MarkdownTextObject(text=f":wastebasket: {text}"))
+    return {"text": text, "blocks": [section.to_dict()], "attachments": []}

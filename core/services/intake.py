@@ -22,7 +22,7 @@ from core.models import Event, Lead, StageTransition
 from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
 from core.scoring import Decision, ScoredEvent, decide, score_lead
-from core.services import learning
+from core.services import learning, privacy
 from core.services.leads import profile_of
 from core.services.offers import offer_lead
 from core.services.owners import QUALIFIED_AGAIN, change_owner
@@ -129,6 +129,8 @@ def upsert_lead(
     lead = session.scalars(select(Lead).where(Lead.email == email).with_for_update()).first()
     outcome: Outcome = "updated"
     if lead is None:
+        if privacy.is_suppressed(session, email):
+            raise privacy.Suppressed()
         lead = _new_lead(email, now)
         session.add(lead)
         outcome = "created"
@@ -151,10 +153,14 @@ def upsert_many(
             select(Lead).where(Lead.email.in_(set(emails))).order_by(Lead.id).with_for_update()
         )
     }
+    suppressed = privacy.suppressed_among(session, set(emails) - existing.keys())
     outcomes: list[tuple[Outcome, str | None]] = []
     for email, row in zip(emails, rows, strict=True):
         lead = existing.get(email)
         outcome: Outcome = "updated"
+        if lead is None and email in suppressed:
+            outcomes.append(("rejected", str(privacy.Suppressed())))
+            continue
         if lead is None:
             lead = existing[email] = _new_lead(email, now)
             session.add(lead)
@@ -216,6 +222,8 @@ def record_events(
     result = EventsResult()
     by_email = {lead.email: lead for lead in locked if lead.email in emails}
     missing = sorted(emails - by_email.keys())
+    if privacy.suppressed_among(session, missing):
+        raise privacy.Suppressed()
     created: set[int] = set()
     if missing:
         # One INSERT for the batch's new leads; a concurrent batch creating one of them first

@@ -91,6 +91,11 @@ EXAMPLES = [
         WebhookDisabled(2, "https://crm.example.com/hook", "410 Gone", "2026-11-16T10:00:00+00:00"),
         {"endpoint_id", "url", "reason", "disabled_at"},
     ),
+    (
+        messages.LeadErased(3, "C0EMEA", "1700000000.000100", "2026-12-10"),
+        {"channel", "ts", "on", "anonymized"},
+    ),
+    (messages.HomeRefresh(3, "U0MGR1"), {"user"}),
 ]
 
 
