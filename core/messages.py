@@ -232,6 +232,9 @@ class LeadErased:
     ts: str
     on: str
     anonymized: bool = False
+    #: For a message about another lead that mentioned the erased person: its words without
+    #: them (instead of the "erased" line).
+    text: str | None = None
 
     @property
     def dedupe_key(self) -> str | None:

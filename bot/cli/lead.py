@@ -74,6 +74,7 @@ def cmd_lead(args: argparse.Namespace) -> int:
             erased = privacy.erase(
                 session, lead, config=config, actor=operator(), reason=args.reason, now=utcnow()
             )
+        db.checkpoint()  # SQLite: the pages as they were go from the -wal file too
         print(erased.summary())
         print(
             "the Slack rewrites and lead.erased go out with the outbox (leadbot serve, or "

@@ -232,7 +232,9 @@ def erase_lead(
             "homes": erased.homes,
         }
 
-    return run_for_http(rt, work)
+    result = run_for_http(rt, work)
+    rt.db.checkpoint()  # SQLite: the pages as they were go from the -wal file too
+    return result
 
 
 @router.get("/leads/{lead_id}/export", responses={404: {"description": "No such lead"}})

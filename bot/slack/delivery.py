@@ -192,5 +192,20 @@ class SlackDelivery:
 
 
 def _text(say: Post) -> str | None:
-    text = say.message.get("text")
-    return str(text) if text is not None else None
+    """The message's words as stored: its fallback text and every text in its blocks, one per
+    line (what an export shows, and what an erase searches for mentions of a person)."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(say.message)
+    return "\n".join(parts) or None

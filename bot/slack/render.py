@@ -24,6 +24,7 @@ from bot.views.alerts import (
     lead_alert,
     marketing_accepted,
     marketing_rejected,
+    redacted_message,
 )
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
@@ -323,4 +324,6 @@ def _fallback(runtime: Runtime, message: RoutingFallback) -> Say | None:
 
 def _erased(message: LeadErased) -> Say:
     """The message about an erased lead, rewritten to say only that (no buttons)."""
+    if message.text is not None:  # another lead's message that named the erased person
+        return Edit(message.channel, message.ts, redacted_message(message.text))
     return Edit(message.channel, message.ts, erased_message(erased_text(message)))

@@ -13,19 +13,20 @@ Slack is down), App Homes that could show it are queued to be published again, a
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import privacy, webhooks
 from core.config import WorkspaceConfig
 from core.db import insert_or_ignore
-from core.messages import HomeRefresh, LeadErased, enqueue
+from core.messages import AlertRefresh, HomeRefresh, LeadErased, enqueue
 from core.models import (
     Event,
     InstallSecret,
@@ -221,6 +222,7 @@ def erase(
         raise Refused("say why (--reason): the erase is audited")
     lead_id, email = lead.id, lead.email
     crm = {"system": lead.crm_system, "id": lead.crm_id} if lead.crm_id else None
+    terms = mention_terms(lead)
     counts: dict[str, int] = {}
 
     def count(name: str, result: Any) -> None:
@@ -290,6 +292,7 @@ def erase(
             LeadErased(lead_id, message.channel, message.ts, day, not suppress_email),
             now=now,
         )
+    counts["mentions_elsewhere"] = _redact_mentions(session, lead_id, terms, day, now)
     homes = _homes(session, config, lead)
     for user in homes:
         enqueue(session, HomeRefresh(lead_id, user), now=now)
@@ -318,6 +321,112 @@ def erase(
     )
     session.flush()
     return Erased(lead_id, len(posted), len(homes), counts)
+
+
+def mention_terms(lead: Lead) -> list[str]:
+    """How other records may name the person: address, phone, full name, first and last name
+    (each at least 3 characters, so that no short word is taken for a name)."""
+    name = " ".join(part for part in (lead.first_name, lead.last_name) if part)
+    found = [lead.email, lead.phone, name, lead.first_name, lead.last_name]
+    terms = {t.strip() for t in found if t and len(t.strip()) >= 3}
+    return sorted(terms, key=len, reverse=True)  # the full name before its parts
+
+
+def redact(text: str, terms: list[str]) -> str:
+    """``text`` with every whole-word mention of ``terms`` replaced (any case)."""
+    for term in terms:
+        pattern = re.compile(rf"(?<!\w){re.escape(term)}(?!\w)", re.IGNORECASE)
+        text = pattern.sub(privacy.ERASED, text)
+    return text
+
+
+def _redact_json(value: Any, terms: list[str]) -> Any:
+    if isinstance(value, str):
+        return redact(value, terms)
+    if isinstance(value, list):
+        return [_redact_json(item, terms) for item in value]
+    if isinstance(value, dict):
+        return {redact(k, terms): _redact_json(v, terms) for k, v in value.items()}
+    return value
+
+
+def _like_any(column: Any, terms: list[str]) -> Any:
+    """A prefilter (the exact match is :func:`redact`): the column's text contains a term, as
+    written or as JSON escapes it (non-ASCII letters as escape sequences)."""
+    forms = {form for t in terms for form in (t.lower(), json.dumps(t.lower())[1:-1])}
+    text_of = func.lower(cast(column, Text))
+    return or_(*(text_of.contains(form, autoescape=True) for form in forms))
+
+
+def _redact_mentions(
+    session: Session, lead_id: int, terms: list[str], day: str, now: datetime
+) -> int:
+    """Other leads' records that name the person (a colleague's reject comment, a note, a
+    message about them): the mention goes, the record stays; their Slack messages are edited."""
+    if not terms:
+        return 0
+    changed = 0
+    text_columns: list[tuple[Any, Any, tuple[str, ...]]] = [
+        (StageTransition, StageTransition.lead_id, ("reason",)),
+        (OwnerChange, OwnerChange.lead_id, ("reason",)),
+        (Qualification, Qualification.lead_id, ("need_text", "notes")),
+        (Opportunity, Opportunity.lead_id, ("name", "crm_url")),
+    ]
+    touched_leads: set[int] = set()
+    for model, owner, columns in text_columns:
+        found = session.scalars(
+            select(model).where(
+                owner != lead_id, or_(*(_like_any(getattr(model, c), terms) for c in columns))
+            )
+        )
+        for row in found:
+            for column in columns:
+                value = getattr(row, column)
+                if isinstance(value, str) and redact(value, terms) != value:
+                    setattr(row, column, redact(value, terms))
+                    changed += 1
+                    touched_leads.add(row.lead_id)
+    for event in session.scalars(
+        select(WebhookEvent).where(
+            or_(WebhookEvent.lead_id.is_(None), WebhookEvent.lead_id != lead_id),
+            _like_any(WebhookEvent.body, terms),
+        )
+    ):
+        body = json.dumps(_redact_json(_json_or_text(event.body), terms))
+        if body != event.body:
+            event.body = body
+            changed += 1
+    for row in session.scalars(
+        select(Outbox).where(
+            or_(Outbox.lead_id.is_(None), Outbox.lead_id != lead_id),
+            _like_any(Outbox.payload, terms),
+        )
+    ):
+        payload = _redact_json(row.payload, terms)
+        if payload != row.payload:
+            row.payload = payload
+            changed += 1
+    for message in session.scalars(
+        select(SlackMessage).where(
+            SlackMessage.lead_id != lead_id, _like_any(SlackMessage.text, terms)
+        )
+    ):
+        if message.text is None or redact(message.text, terms) == message.text:
+            continue
+        message.text = redact(message.text, terms)
+        changed += 1
+        if message.purpose == "alert":  # drawn again from the records, mentions gone
+            enqueue(session, AlertRefresh(message.lead_id), now=now)
+        else:
+            enqueue(
+                session,
+                LeadErased(message.lead_id, message.channel, message.ts, day, text=message.text),
+                now=now,
+            )
+    for other in touched_leads:
+        enqueue(session, AlertRefresh(other), now=now)
+    session.flush()
+    return changed
 
 
 def _erased_text(day: str, *, anonymized: bool) -> str:

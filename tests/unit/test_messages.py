@@ -93,7 +93,7 @@ EXAMPLES = [
     ),
     (
         messages.LeadErased(3, "C0EMEA", "1700000000.000100", "2026-12-10"),
-        {"channel", "ts", "on", "anonymized"},
+        {"channel", "ts", "on", "anonymized", "text"},
     ),
     (messages.HomeRefresh(3, "U0MGR1"), {"user"}),
 ]

@@ -35,7 +35,7 @@ def test_a_new_column_without_a_line_is_caught(monkeypatch):
     leads = dict(privacy.MAP["leads"])
     del leads["phone"]
     monkeypatch.setitem(privacy.MAP, "leads", leads)
-    with pytest.raises(AssertionError, match="leads.phone"):
+    with pytest.raises(AssertionError, match=r"leads\.phone"):
         test_every_column_says_whether_it_holds_personal_data()
 
 
