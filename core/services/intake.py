@@ -21,7 +21,7 @@ from core.messages import LeadQualified, enqueue
 from core.models import Event, Lead, StageTransition
 from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
-from core.scoring import Decision, ScoredEvent, decide, score_lead
+from core.scoring import Decision, Folded, ScoredEvent, decide, score_lead
 from core.services import learning, privacy
 from core.services.leads import profile_of
 from core.services.offers import offer_lead
@@ -346,7 +346,7 @@ def rescore(
     caller has loaded them already (see :func:`scored_events`)."""
     if events is None:
         events = scored_events(session, [lead.id], config).get(lead.id, [])
-    score = score_lead(config.scoring, profile_of(lead), events, now)
+    score = score_lead(config.scoring, profile_of(lead), events, now, folded_of(lead))
     lead.fit, lead.grade = score.fit, score.grade
     lead.engagement, lead.product = score.engagement, score.product
     lead.score_reasons = [reason.as_dict() for reason in score.reasons]
@@ -382,6 +382,13 @@ def rescore(
     enqueue_alert(session, lead, moved, now)
     offer_lead(session, lead, moved, config=config, now=now, by_status=by_status)
     return Qualified(lead.id, decision.stage, team_name, decision.rule)
+
+
+def folded_of(lead: Lead) -> Folded | None:
+    """The points of the lead's events that retention folded in and deleted, if any."""
+    if lead.folded_at is None:
+        return None
+    return Folded(lead.folded_at, lead.folded_engagement or 0.0, lead.folded_product or 0.0)
 
 
 def enqueue_alert(session: Session, lead: Lead, moved: StageTransition, now: datetime) -> None:

@@ -52,3 +52,14 @@ def test_the_keyed_hash_needs_the_secret_and_ignores_case():
     assert privacy.email_hash(one, " Ada@Acme.DE ") == privacy.email_hash(one, "ada@acme.de")
     assert privacy.email_hash(one, "ada@acme.de") != privacy.email_hash(other, "ada@acme.de")
     assert "ada" not in privacy.email_hash(one, "ada@acme.de")
+
+
+def test_privacy_settings_are_validated_like_the_rest():
+    from core.config import ConfigError, parse_config
+
+    base = {"marketing": {"channel": "C0MKTG"}}
+    assert parse_config(base).privacy.events_days == 400
+    with pytest.raises(ConfigError) as bad:
+        parse_config({**base, "privacy": {"events_days": 0, "keep_forever": True}})
+    assert any(e.startswith("privacy.events_days:") for e in bad.value.errors)
+    assert "privacy.keep_forever: unknown key (check the spelling)" in bad.value.errors
