@@ -56,6 +56,8 @@ class Posted:
     ts: str
     alert_of: int | None = None
     text: str | None = None
+    #: False for an edit of a message posted earlier (already recorded when it was posted).
+    new: bool = True
 
 
 class RateLimited(Undeliverable):
@@ -83,7 +85,7 @@ class SlackDelivery:
     def say(self, claimed: Claimed, say: Say) -> Posted | None:
         if isinstance(say, Edit):
             self.call("chat_update", channel=say.channel, ts=say.ts, **say.message)
-            return Posted(say.channel, say.ts)
+            return Posted(say.channel, say.ts, new=False)
         if isinstance(say, Publish):
             self.call("views_publish", user_id=say.user, view=say.view)
             return None

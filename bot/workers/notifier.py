@@ -192,7 +192,7 @@ class Notifier:
 
     def succeeded(self, claimed: Claimed, posted: Posted | None) -> None:
         self.runtime.attempted("slack", "delivered")
-        if posted is None or claimed.lead_id is None or claimed.kind == LeadErased.KIND:
+        if posted is None or not posted.new or claimed.lead_id is None:
             self.queue.succeeded(claimed)
             return
         lead_id = claimed.lead_id
