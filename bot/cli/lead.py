@@ -41,7 +41,8 @@ def cmd_lead(args: argparse.Namespace) -> int:
     from bot.cli.common import UsageError, database_url, settings, workspace
     from core.migrate import upgrade
 
-    for value in (args.lead if args.action != "unsuppress" else args.email, args.reason or ""):
+    given = args.email if args.action == "unsuppress" else args.lead
+    for value in (given, getattr(args, "reason", None) or ""):
         if unstorable(value):
             raise UsageError("arguments must be UTF-8 text without NUL characters")
     env = settings()

@@ -15,6 +15,7 @@ from bot.runtime import Runtime
 from bot.workers.webhooks import Dispatcher
 from core.models import Lead, Outbox, PrivacyAudit, SlackMessage
 from core.services import imports, outcomes, privacy, reminders, reports, webhook_endpoints
+from emulators.slack.render import render_conversation
 from tests.slack.conftest import eventually
 from tests.slack.test_commands import BANT_ALL, open_modal, run
 from tests.webhook_receiver import Receiver
@@ -243,6 +244,15 @@ def test_an_erase_while_slack_is_down_rewrites_once_slack_is_back(bot):
     bot.drain_all()
     assert eventually(lambda: "Lead erased" in bot.emulator.message(alert["ts"])["text"])
     assert "Downey" not in json.dumps(bot.emulator.message(alert["ts"]))
+    # The sandbox page shows it as an edited message saying so, with no buttons.
+    [shown] = [
+        m
+        for m in render_conversation(bot.emulator.messages(alert["channel"]))
+        if m["ts"] == alert["ts"]
+    ]
+    page = json.dumps(shown)
+    assert shown["edited"] and "Lead erased on request" in page
+    assert all(not block.get("buttons") for block in shown["blocks"]) and "Downey" not in page
 
 
 def test_export_is_valid_json_for_odd_text(bot):
