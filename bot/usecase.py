@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 from bot.runtime import Runtime
 from bot.views.text import mention
 from core.lifecycle import IllegalTransition
-from core.refusals import Invalid, Refusal, UnknownLead
+from core.refusals import ErasedLead, Invalid, Refusal, UnknownLead
+from core.services.privacy import AlreadyErased, Suppressed
 from core.services.stages import Conflict
 
 T = TypeVar("T")
@@ -71,11 +72,13 @@ def run_in_modal(runtime: Runtime, ack: Ack, block: str, use_case: UseCase[T]) -
 
 
 def http_status(refusal: Refusal) -> int:
+    if isinstance(refusal, ErasedLead):
+        return 410
     if isinstance(refusal, UnknownLead):
         return 404
     if isinstance(refusal, Invalid):
         return 422
-    if isinstance(refusal, Conflict | IllegalTransition):
+    if isinstance(refusal, Conflict | IllegalTransition | Suppressed | AlreadyErased):
         return 409
     return 403
 

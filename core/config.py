@@ -597,6 +597,14 @@ class Crm(_Strict):
         return self.salesforce.stage_map if self.system == "salesforce" else self.hubspot.stage_map
 
 
+class Privacy(_Strict):
+    """``[privacy]``: how long raw events and leads that went nowhere are kept (days)."""
+
+    events_days: int = Field(400, ge=1, le=36_500)
+    anonymize_unqualified_days: int = Field(365, ge=1, le=36_500)
+    anonymize_nurture_days: int = Field(730, ge=1, le=36_500)
+
+
 class WorkspaceConfig(_Strict):
     marketing: Marketing
     teams: list[Team] = []
@@ -605,6 +613,7 @@ class WorkspaceConfig(_Strict):
     qualification: Qualification = Field(default_factory=Qualification)
     routing: Routing = Field(default_factory=Routing)
     crm: Crm = Field(default_factory=Crm)
+    privacy: Privacy = Field(default_factory=Privacy)
 
     @model_validator(mode="after")
     def _unique_teams(self) -> WorkspaceConfig:

@@ -35,6 +35,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database not in (None, "", ":memory:"):
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
+        # Deleted and overwritten content is zeroed, not left in free pages: an erased person's
+        # name must not stay readable in the file (see the README's "Personal data").
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
@@ -74,6 +77,22 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         with self.sessions() as session, session.begin():
             yield session
+
+    def checkpoint(self) -> bool:
+        """On SQLite, copy the write-ahead log into the file and empty it, so the old versions
+        of pages an erase rewrote are gone from the ``-wal`` file too; True if it completed
+        (False while another connection still reads an older snapshot: the next checkpoint
+        finishes it). A no-op elsewhere."""
+        if self.engine.dialect.name != "sqlite":
+            return True
+        raw = self.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            busy, _, _ = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            cursor.close()
+        finally:
+            raw.close()
+        return not busy
 
     def ping(self) -> bool:
         try:

@@ -240,6 +240,36 @@ class CrmWriteGaveUp:
         return f"{self.KIND}:{self.write_id}"
 
 
+@dataclass(frozen=True)
+class LeadErased:
+    """Rewrite one Slack message leadbot posted about an erased (or anonymized) lead to say so,
+    without buttons: the message at ``channel``/``ts``; ``on`` the day of the erase (ISO)."""
+
+    KIND: ClassVar[str] = "lead_erased"
+    lead_id: int
+    channel: str
+    ts: str
+    on: str
+    anonymized: bool = False
+    #: For a message about another lead that mentioned the erased person: its words without
+    #: them (instead of the "erased" line).
+    text: str | None = None
+
+    @property
+    def dedupe_key(self) -> str | None:
+        return f"{self.KIND}:{self.channel}:{self.ts}"
+
+
+@dataclass(frozen=True)
+class HomeRefresh:
+    """Publish ``user``'s App Home again (it may have shown the lead, which is gone now)."""
+
+    KIND: ClassVar[str] = "home_refresh"
+    lead_id: int
+    user: str
+    dedupe_key: ClassVar[str | None] = None
+
+
 def digest_key(day: str) -> str:
     """One digest per UTC day (``day`` in ISO form)."""
     return f"digest:{day}"
@@ -259,6 +289,8 @@ Message = (
     | RoutingFallback
     | WebhookDisabled
     | CrmWriteGaveUp
+    | LeadErased
+    | HomeRefresh
 )
 Reminder = ReminderThread | ReminderEscalation | ReminderOwner
 
@@ -278,6 +310,8 @@ TYPES: dict[str, type[Message]] = {
         RoutingFallback,
         WebhookDisabled,
         CrmWriteGaveUp,
+        LeadErased,
+        HomeRefresh,
     )
 }
 _ADAPTERS: dict[type[Message], TypeAdapter[Any]] = {cls: TypeAdapter(cls) for cls in TYPES.values()}

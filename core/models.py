@@ -114,6 +114,14 @@ class Lead(Base):
     crm_seen: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # When the CRM reported the record deleted (or archived); the lead stays, unsynced.
     crm_deleted_at: Mapped[datetime | None]
+    # Set when the person was erased (on request) or anonymized (retention): the row is then an
+    # anonymous tombstone that keeps the funnel and per-source statistics right.
+    erased_at: Mapped[datetime | None]
+    # Raw events pruned by retention, folded in: their raw decayed points as of ``folded_at``
+    # (decaying on from there like the events would have), so the engagement stays what it was.
+    folded_at: Mapped[datetime | None]
+    folded_engagement: Mapped[float | None] = mapped_column(Float)
+    folded_product: Mapped[float | None] = mapped_column(Float)
 
     # Score snapshot as of updated_at; recomputed on every change of profile or events.
     fit: Mapped[float] = mapped_column(Float, default=0.0)
@@ -259,19 +267,23 @@ class Outbox(Base):
 
 
 class SlackMessage(Base):
-    """Where a message about a lead was posted, so later changes edit it in place."""
+    """Every message posted about a lead (the alert, thread replies, reminders, marketing
+    feedback, DMs), so later changes edit it in place and an erase can rewrite it. ``purpose``
+    is ``alert`` or the outbox kind that posted it; ``text`` the fallback text as posted."""
 
     __tablename__ = "slack_messages"
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     lead_id: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"))
     purpose: Mapped[str] = mapped_column(String(30))
-    # The transition that entered the stage the message is about: one alert per stage entry.
-    transition_id: Mapped[int] = mapped_column(
+    # For an alert, the transition that entered the stage it announces: one alert per stage
+    # entry. None for the other messages.
+    transition_id: Mapped[int | None] = mapped_column(
         ForeignKey("stage_transitions.id", ondelete="CASCADE")
     )
     channel: Mapped[str] = mapped_column(String(32))
     ts: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 
     __table_args__ = (
@@ -579,3 +591,43 @@ class CrmWriteRow(Base):
         Index(None, "delivered_at", "next_attempt_at"),
         Index(None, "lead_id", "id"),
     )
+
+
+# --- personal data: erasure audit, suppression, the install's secret ----------------------------
+
+
+class PrivacyAudit(Base):
+    """One erase, anonymization or unsuppression: who, when, why; never whom by name (the lead's
+    id only, and for an unsuppression nothing but the fact)."""
+
+    __tablename__ = "privacy_audit"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    action: Mapped[str] = mapped_column(String(20))
+    lead_id: Mapped[int | None] = mapped_column(BigInteger)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (Index(None, "at"),)
+
+
+class Suppression(Base):
+    """An erased e-mail address that must not come back, kept only as an HMAC-SHA256 under the
+    install's secret (see ``core.privacy``)."""
+
+    __tablename__ = "suppressions"
+
+    email_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class InstallSecret(Base):
+    """Secrets this install made for itself on first use (``suppression``: the HMAC key)."""
+
+    __tablename__ = "install_secrets"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime]

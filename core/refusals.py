@@ -8,6 +8,7 @@ A message that names people holds ``{placeholders}`` for them and their user ids
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import datetime
 
 
 class LeadbotError(Exception):
@@ -41,6 +42,15 @@ class Refused(Refusal):
 
 class UnknownLead(Refused):
     """No such lead."""
+
+
+class ErasedLead(UnknownLead):
+    """The lead was erased (on request, or anonymized by retention): nothing more is done with
+    it, and nothing about it is shown."""
+
+    def __init__(self, lead_id: int, erased_at: datetime) -> None:
+        super().__init__(f"Lead {lead_id} was erased on {erased_at:%Y-%m-%d}.")
+        self.lead_id = lead_id
 
 
 class Invalid(Refused):

@@ -33,6 +33,15 @@ class ScoredEvent:
 
 
 @dataclass(frozen=True)
+class Folded:
+    """Events deleted by retention, folded in: their raw decayed points as of ``at``."""
+
+    at: datetime
+    engagement: float
+    product: float
+
+
+@dataclass(frozen=True)
 class Reason:
     axis: Axis
     rule: str
@@ -153,8 +162,10 @@ def decayed_score(
     now: datetime,
     half_life_days: float,
     axis: Axis,
+    folded: tuple[datetime, float] | None = None,
 ) -> tuple[float, list[Reason]]:
-    """Sum of decayed points of ``events`` per ``table``, floored at 0, with per-type reasons."""
+    """Sum of decayed points of ``events`` per ``table``, floored at 0, with per-type reasons;
+    ``folded`` adds the raw points (as of a moment) of events retention deleted, decayed on."""
     per_type: dict[str, list[float]] = defaultdict(list)
     for event in events:
         points = table.get(event.type, 0)
@@ -164,7 +175,11 @@ def decayed_score(
         Reason(axis, f"{kind} x{len(values)}", math.fsum(values))
         for kind, values in sorted(per_type.items())
     ]
-    raw = math.fsum(value for values in per_type.values() for value in values)
+    earlier = 0.0
+    if folded is not None and folded[1]:
+        earlier = decay(folded[1], now - folded[0], half_life_days)
+        reasons.append(Reason(axis, "earlier events (folded by retention)", earlier))
+    raw = math.fsum(value for values in per_type.values() for value in values) + earlier
     total = max(0.0, raw)
     if total != raw:
         reasons.append(Reason(axis, "floored at 0", total - raw))
@@ -172,12 +187,21 @@ def decayed_score(
 
 
 def score_lead(
-    scoring: Scoring, lead: Mapping[str, Any], events: Iterable[ScoredEvent], now: datetime
+    scoring: Scoring,
+    lead: Mapping[str, Any],
+    events: Iterable[ScoredEvent],
+    now: datetime,
+    folded: Folded | None = None,
 ) -> Score:
     events = list(events)
     fit, fit_reasons = fit_score(scoring.fit, lead)
     engagement, engagement_reasons = decayed_score(
-        scoring.events, events, now=now, half_life_days=scoring.half_life_days, axis="engagement"
+        scoring.events,
+        events,
+        now=now,
+        half_life_days=scoring.half_life_days,
+        axis="engagement",
+        folded=(folded.at, folded.engagement) if folded else None,
     )
     product, product_reasons = decayed_score(
         scoring.product_events,
@@ -185,6 +209,7 @@ def score_lead(
         now=now,
         half_life_days=scoring.half_life_days,
         axis="product",
+        folded=(folded.at, folded.product) if folded else None,
     )
     reasons = sorted(
         fit_reasons + engagement_reasons + product_reasons,

@@ -18,6 +18,7 @@ LEAD_STAGE_CHANGED = "lead.stage_changed"
 LEAD_OWNER_CHANGED = "lead.owner_changed"
 LEAD_REJECTED = "lead.rejected"
 LEAD_OPPORTUNITY_RECORDED = "lead.opportunity_recorded"
+LEAD_ERASED = "lead.erased"
 WEBHOOK_TEST = "webhook.test"
 
 #: What an endpoint can subscribe to (all of them when ``--events`` is not given).
@@ -27,6 +28,7 @@ LEAD_EVENTS: tuple[str, ...] = (
     LEAD_OWNER_CHANGED,
     LEAD_REJECTED,
     LEAD_OPPORTUNITY_RECORDED,
+    LEAD_ERASED,
 )
 EVENT_TYPES: tuple[str, ...] = (*LEAD_EVENTS, WEBHOOK_TEST)
 

@@ -9,10 +9,22 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.cli import apikey, crm, db, imports, jobs, preflight, sandbox, scoring, serve, webhook
+from bot.cli import (
+    apikey,
+    crm,
+    db,
+    imports,
+    jobs,
+    lead,
+    preflight,
+    sandbox,
+    scoring,
+    serve,
+    webhook,
+)
 from core.refusals import LeadbotError
 
-GROUPS = (db, serve, jobs, apikey, imports, scoring, webhook, crm, sandbox)
+GROUPS = (db, serve, jobs, apikey, imports, scoring, webhook, crm, lead, sandbox)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, Field
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.http.metrics import Metrics
@@ -15,6 +17,8 @@ from bot.runtime import Runtime
 from bot.usecase import run_for_http
 from core.db import with_retry
 from core.lifecycle import Stage
+from core.models import Lead
+from core.refusals import UnknownLead
 from core.schemas import (
     MAX_DB_ID,
     EventBatch,
@@ -29,10 +33,16 @@ from core.schemas import (
     check_storable,
     unstorable,
 )
-from core.services import intake, leads, learning
+from core.services import intake, leads, learning, privacy
 from core.services.apikeys import verify_key
 
 KEY_TOUCH_INTERVAL = timedelta(minutes=5)
+
+
+class EraseBody(BaseModel):
+    reason: Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(check_storable)]
+
+
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, unknown or revoked API key"}
 }
@@ -111,6 +121,8 @@ def post_lead(body: LeadIn, request: Request, response: Response) -> LeadOut:
         out, outcome, qualified = with_retry(rt.db, work)
     except intake.BadInput as exc:
         raise _unprocessable(exc.errors, ("body",)) from exc
+    except privacy.Suppressed as exc:
+        raise HTTPException(409, str(exc)) from exc
     response.status_code = 201 if outcome == "created" else 200
     metrics(request).leads_upserted.labels(outcome).inc()
     if qualified:
@@ -132,6 +144,8 @@ def post_events(body: EventsBody, request: Request) -> EventsAccepted:
                 s, events, config=rt.config, now=rt.now(), by_status=by_status
             ),
         )
+    except privacy.Suppressed as exc:
+        raise HTTPException(409, str(exc)) from exc
     except intake.BadInput as exc:
         if batch:
             raise _unprocessable(exc.errors, ("body", "events")) from exc
@@ -180,3 +194,60 @@ def list_leads(
             return leads.list_leads(session, email=email, stage=stage, limit=limit, cursor=cursor)
         except leads.BadCursor as exc:
             raise _unprocessable([(("cursor",), str(exc))], ("query",)) from exc
+
+
+@router.delete(
+    "/leads/{lead_id}",
+    responses={
+        404: {"description": "No such lead"},
+        409: {"description": "Already erased"},
+    },
+)
+def erase_lead(
+    lead_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)],
+    body: EraseBody,
+    request: Request,
+    key: Annotated[str, Depends(require_key)],
+) -> dict[str, Any]:
+    """Erase the person everywhere (database, Slack messages, queued payloads), keep an
+    anonymous tombstone, and refuse the address from now on (see the README)."""
+    rt = runtime(request)
+
+    def work(session: Session) -> dict[str, Any]:
+        lead = session.scalars(select(Lead).where(Lead.id == lead_id).with_for_update()).first()
+        if lead is None:
+            raise UnknownLead(f"There is no lead with id {lead_id}.")
+        erased = privacy.erase(
+            session,
+            lead,
+            config=rt.config,
+            actor=f"api-key:{key}",
+            reason=body.reason,
+            now=rt.now(),
+        )
+        return {
+            "id": erased.lead_id,
+            "erased": True,
+            "slack_messages": erased.slack_messages,
+            "homes": erased.homes,
+        }
+
+    result = run_for_http(rt, work)
+    rt.db.checkpoint()  # SQLite: the pages as they were go from the -wal file too
+    return result
+
+
+@router.get("/leads/{lead_id}/export", responses={404: {"description": "No such lead"}})
+def export_lead(
+    lead_id: Annotated[int, Path(ge=1, le=MAX_DB_ID)], request: Request
+) -> JSONResponse:
+    """Everything held about the person, one JSON document."""
+    rt = runtime(request)
+
+    def work(session: Session) -> dict[str, Any]:
+        lead = session.get(Lead, lead_id)
+        if lead is None:
+            raise UnknownLead(f"There is no lead with id {lead_id}.")
+        return privacy.export(session, lead, config=rt.config, now=rt.now())
+
+    return JSONResponse(run_for_http(rt, work, wake=False))

@@ -19,7 +19,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.slack.pacing import Pacer, rate_key
-from bot.slack.render import Edit, Post, Say
+from bot.slack.render import Edit, Post, Publish, Say
 from bot.views import ids
 from bot.workers.queue import Claimed, Undeliverable
 
@@ -49,11 +49,15 @@ PERMANENT_ERRORS = frozenset(
 
 @dataclass
 class Posted:
-    """Where the message is; ``alert_of`` the stage entry it announces, if it is an alert."""
+    """Where the message is; ``alert_of`` the stage entry it announces, if it is an alert;
+    ``text`` its fallback text (None for an edit or a published App Home)."""
 
     channel: str
     ts: str
     alert_of: int | None = None
+    text: str | None = None
+    #: False for an edit of a message posted earlier (already recorded when it was posted).
+    new: bool = True
 
 
 class RateLimited(Undeliverable):
@@ -74,12 +78,17 @@ class SlackDelivery:
         """The rate-limit key of the call that carries ``say`` out."""
         if isinstance(say, Edit):
             return rate_key("chat.update")
+        if isinstance(say, Publish):
+            return rate_key("views.publish")
         return rate_key("chat.postMessage", say.channel)
 
-    def say(self, claimed: Claimed, say: Say) -> Posted:
+    def say(self, claimed: Claimed, say: Say) -> Posted | None:
         if isinstance(say, Edit):
             self.call("chat_update", channel=say.channel, ts=say.ts, **say.message)
-            return Posted(say.channel, say.ts)
+            return Posted(say.channel, say.ts, new=False)
+        if isinstance(say, Publish):
+            self.call("views_publish", user_id=say.user, view=say.view)
+            return None
         posted = self._post(claimed, say)
         if say.chart is not None:
             try:
@@ -96,13 +105,13 @@ class SlackDelivery:
                 history = str(self.call("conversations_open", users=say.channel)["channel"]["id"])
             found = self._already_posted(claimed, history, say.thread_ts)
             if found:
-                return Posted(found.channel, found.ts, say.alert_of)
+                return Posted(found.channel, found.ts, say.alert_of, _text(say))
         metadata = {
             "event_type": ids.METADATA_PREFIX + claimed.kind,
             "event_payload": {"outbox_id": claimed.id, "lead_id": claimed.lead_id or 0},
         }
         response = self.call("chat_postMessage", channel=say.channel, metadata=metadata, **message)
-        return Posted(str(response["channel"]), str(response["ts"]), say.alert_of)
+        return Posted(str(response["channel"]), str(response["ts"]), say.alert_of, _text(say))
 
     def _share(self, claimed: Claimed, channel: str, say: Post) -> None:
         assert say.chart is not None
@@ -182,3 +191,23 @@ class SlackDelivery:
             raise Undeliverable(f"{method}: {exc.__class__.__name__}: {exc}") from exc
         self.pacer.called(key)
         return response
+
+
+def _text(say: Post) -> str | None:
+    """The message's words as stored: its fallback text and every text in its blocks, one per
+    line (what an export shows, and what an erase searches for mentions of a person)."""
+    parts: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "text" and isinstance(value, str):
+                    parts.append(value)
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(say.message)
+    return "\n".join(parts) or None

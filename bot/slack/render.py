@@ -14,9 +14,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.handlers.home import build_home
 from bot.runtime import Runtime
 from bot.slack.present import card_of, likely_card
-from bot.views.alerts import Status, assigned_dm, lead_alert, marketing_accepted, marketing_rejected
+from bot.views.alerts import (
+    Status,
+    assigned_dm,
+    erased_message,
+    lead_alert,
+    marketing_accepted,
+    marketing_rejected,
+    redacted_message,
+)
 from bot.views.crm import write_gave_up
 from bot.views.digest import chart_filename, digest_message, funnel_chart
 from bot.views.reminders import Waiting, escalation_dm, owner_dm, thread_reminder
@@ -29,6 +38,8 @@ from core.messages import (
     AssignedDm,
     CrmWriteGaveUp,
     Digest,
+    HomeRefresh,
+    LeadErased,
     LeadQualified,
     MarketingAccepted,
     MarketingRejected,
@@ -44,6 +55,7 @@ from core.messages import (
 from core.models import Lead, Offer, SlackMessage, StageTransition
 from core.services.handoff import REASONS_BY_CODE
 from core.services.leads import stage_entry
+from core.services.privacy import erased_text
 from core.services.stages import latest_transition
 
 
@@ -75,7 +87,21 @@ class Edit:
     message: dict[str, Any]
 
 
-Say = Post | Edit
+@dataclass(frozen=True)
+class Publish:
+    """A user's App Home, published again."""
+
+    user: str
+    view: dict[str, Any]
+
+
+Say = Post | Edit | Publish
+
+
+def _live(session: Session, lead_id: int) -> Lead | None:
+    """The lead, unless it is gone or erased: then there is nothing to say about it."""
+    lead = session.get(Lead, lead_id)
+    return lead if lead is not None and lead.erased_at is None else None
 
 
 def render(runtime: Runtime, message: Message) -> Say | None:
@@ -96,6 +122,10 @@ def render(runtime: Runtime, message: Message) -> Say | None:
             return _offer_dm(runtime, message)
         case RoutingFallback():
             return _fallback(runtime, message)
+        case LeadErased():
+            return _erased(message)
+        case HomeRefresh():
+            return Publish(message.user, build_home(runtime, message.user))
         case WebhookDisabled():
             return Post(
                 runtime.config.marketing.channel,
@@ -129,7 +159,7 @@ def alert_status(session: Session, lead: Lead, alert: StageTransition) -> Status
 def _alert(runtime: Runtime, message: LeadQualified) -> Say | None:
     config = runtime.config
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         alert = session.get(StageTransition, message.transition_id)
         if lead is None or alert is None:
             return None  # the lead was deleted: nothing left to announce
@@ -153,7 +183,7 @@ def _refresh(runtime: Runtime, message: AlertRefresh) -> Say | None:
             .order_by(SlackMessage.id.desc())
             .limit(1)
         ).first()
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         if record is None or lead is None:
             return None  # never announced (or gone): nothing to edit
         alert = session.get(StageTransition, record.transition_id)
@@ -171,7 +201,7 @@ def _refresh(runtime: Runtime, message: AlertRefresh) -> Say | None:
 
 def _marketing(runtime: Runtime, message: MarketingAccepted | MarketingRejected) -> Say | None:
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         moved = session.get(StageTransition, message.transition_id)
         if lead is None or moved is None:
             return None
@@ -189,7 +219,7 @@ def _marketing(runtime: Runtime, message: MarketingAccepted | MarketingRejected)
 
 def _assigned(runtime: Runtime, message: AssignedDm) -> Say | None:
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         if lead is None:
             return None
         return Post(message.owner, assigned_dm(card_of(lead), message.actor))
@@ -199,7 +229,7 @@ def _reminder(runtime: Runtime, message: Reminder) -> Say | None:
     """A reminder or escalation, unless its lead has left the stage entry it is about."""
     config = runtime.config
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         entry = stage_entry(session, lead) if lead is not None else None
         if lead is None or entry is None or entry.id != message.transition_id:
             return None  # the lead moved on: the reminder no longer applies
@@ -271,7 +301,7 @@ def _offer_block(
 def _offer_dm(runtime: Runtime, message: OfferDm) -> Say | None:
     """The DM to the offered rep, unless the lead has moved on since."""
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         entry = stage_entry(session, lead) if lead is not None else None
         if lead is None or entry is None or entry.id != message.transition_id:
             return None
@@ -286,7 +316,7 @@ def _fallback(runtime: Runtime, message: RoutingFallback) -> Say | None:
     """Nobody could be offered the lead: the managers hear why, in the alert's thread."""
     config = runtime.config
     with runtime.db.transaction() as session:
-        lead = session.get(Lead, message.lead_id)
+        lead = _live(session, message.lead_id)
         if lead is None:
             return None
         team = config.team(lead.team)
@@ -300,3 +330,10 @@ def _fallback(runtime: Runtime, message: RoutingFallback) -> Say | None:
     if thread is None:  # the alert was never recorded: say it in the channel itself
         return Post(team.channel if team else config.marketing.channel, view)
     return Post(thread[0], view, thread_ts=thread[1])
+
+
+def _erased(message: LeadErased) -> Say:
+    """The message about an erased lead, rewritten to say only that (no buttons)."""
+    if message.text is not None:  # another lead's message that named the erased person
+        return Edit(message.channel, message.ts, redacted_message(message.text))
+    return Edit(message.channel, message.ts, erased_message(erased_text(message)))

@@ -302,3 +302,17 @@ def assigned_dm(card: LeadCard, actor: str) -> dict[str, Any]:
         actions_id="next",
         buttons=[lead_button(card, "Qualify", ids.QUALIFY, "primary")],
     )
+
+
+def erased_message(text: str) -> dict[str, Any]:
+    """What a message about an erased lead becomes: one line, no buttons, nothing about them."""
+    section = SectionBlock(block_id="erased", text=MarkdownTextObject(text=f":wastebasket: {text}"))
+    return {"text": text, "blocks": [section.to_dict()], "attachments": []}
+
+
+def redacted_message(text: str) -> dict[str, Any]:
+    """A message about another lead that named an erased person, as its words without them."""
+    first, _, rest = text.partition("\n")
+    body = clip(rest or first, 3000)
+    section = SectionBlock(block_id="redacted", text=MarkdownTextObject(text=body))
+    return {"text": clip(first, 3000), "blocks": [section.to_dict()]}

@@ -31,7 +31,9 @@ from bot.slack.render import Say, render
 from bot.workers.queue import LEASE, Claimed, Leases, OutboxQueue, Undeliverable
 from bot.workers.worker import DeliveryWorker, Pause
 from core import messages
-from core.models import SlackMessage
+from core.db import insert_or_ignore
+from core.messages import LeadErased
+from core.models import Lead, SlackMessage
 
 log = logging.getLogger(__name__)
 
@@ -201,25 +203,37 @@ class Notifier:
 
     def succeeded(self, claimed: Claimed, posted: Posted | None) -> None:
         self.runtime.attempted("slack", "delivered")
-        alert_of = posted.alert_of if posted else None
-        if posted is None or alert_of is None or claimed.lead_id is None:
+        if posted is None or not posted.new or claimed.lead_id is None:
             self.queue.succeeded(claimed)
             return
-        lead_id, channel, ts = claimed.lead_id, posted.channel, posted.ts
+        lead_id = claimed.lead_id
 
         def record(session: Session, now: datetime) -> None:
-            session.add(
-                SlackMessage(
-                    lead_id=lead_id,
-                    purpose="alert",
-                    transition_id=alert_of,
-                    channel=channel,
-                    ts=ts,
-                    created_at=now,
+            """Every message posted about a lead is recorded (an erase rewrites them all): an
+            alert once per stage entry, so later changes edit it; the rest by kind. A post
+            that lands after its lead was erased (it was on its way) is rewritten at once."""
+            values = {
+                "lead_id": lead_id,
+                "purpose": "alert" if posted.alert_of is not None else claimed.kind[:30],
+                "transition_id": posted.alert_of,
+                "channel": posted.channel,
+                "ts": posted.ts,
+                "text": posted.text,
+                "created_at": now,
+            }
+            if posted.alert_of is not None:
+                insert_or_ignore(session, SlackMessage, values, ("purpose", "transition_id"))
+            else:
+                session.add(SlackMessage(**values))
+            lead = session.get(Lead, lead_id)
+            if lead is not None and lead.erased_at is not None:
+                day = lead.erased_at.date().isoformat()
+                messages.enqueue(
+                    session, LeadErased(lead_id, posted.channel, posted.ts, day), now=now
                 )
-            )
 
-        self.queue.succeeded(claimed, record)
+        # Recorded even if the row's lease was lost meanwhile: the message is in Slack either way.
+        self.queue.succeeded(claimed, record, always=True)
 
     def failed(self, claimed: Claimed, error: Undeliverable) -> None:
         self.queue.failed(claimed, error)

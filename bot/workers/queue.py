@@ -95,13 +95,19 @@ class OutboxQueue:
             OUTBOX.defer(session, claimed.id, claimed.attempts, until)
 
     def succeeded(
-        self, claimed: Claimed, record: Callable[[Session, datetime], None] | None = None
+        self,
+        claimed: Claimed,
+        record: Callable[[Session, datetime], None] | None = None,
+        *,
+        always: bool = False,
     ) -> None:
-        """Mark the row sent; ``record`` writes what the delivery left behind (where an alert
-        landed) in the same transaction."""
+        """Mark the row sent; ``record`` writes what the delivery left behind (where a message
+        landed) in the same transaction, only if this worker still held the row unless
+        ``always``."""
         with self.db.transaction() as session:
             now = self.clock()
-            if OUTBOX.delivered(session, claimed.id, claimed.attempts, now) and record:
+            marked = OUTBOX.delivered(session, claimed.id, claimed.attempts, now)
+            if record and (marked or always):
                 record(session, now)
 
     def failed(self, claimed: Claimed, error: Undeliverable) -> None:

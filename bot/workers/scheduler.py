@@ -4,7 +4,8 @@ is one call into ``core.services`` in one transaction, then a nudge to the outbo
 - ``reminders`` every 5 minutes: stale-lead reminders and escalations that came due.
 - ``retrain`` on Mondays at 05:00 UTC: a new learned-scoring model from the week's outcomes,
   unless ``[scoring.model] use = "off"``.
-- ``prune`` daily at 03:30 UTC: forgets the records of modals opened more than a week ago.
+- ``prune`` daily at 03:30 UTC: forgets the records of modals opened more than a week ago,
+  and applies ``[privacy]`` retention (old raw events folded and deleted, stale leads anonymized).
 - ``digest`` at minute 0 of every hour from 08:00 to 23:00 UTC: the first run of the day
   queues yesterday's digest, the later ones find it queued and do nothing. So a process that
   starts (or wakes) after 08:00 still sends the day's digest, at the next full hour.
@@ -28,7 +29,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.runtime import Runtime
 from core import joblock
-from core.services import digest, learning, offers, opened_views, reminders
+from core.services import digest, learning, offers, opened_views, reminders, retention
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,17 @@ def run_retrain(runtime: Runtime) -> str:
 
 
 def run_prune(runtime: Runtime) -> str:
+    """Old form records forgotten, then retention (``[privacy]``): old raw events folded into
+    the score and deleted, leads that went nowhere anonymized."""
     with runtime.db.transaction() as session:
         if not joblock.hold(session, "prune", joblock.day(runtime.now())):
             return f"prune: {BUSY}"
         forgotten = opened_views.prune(session, runtime.now())
-    return f"prune: {forgotten} old form record(s) forgotten"
+        pruned = retention.prune(session, runtime.config, runtime.now())
+    if pruned.slack_messages or pruned.unqualified or pruned.nurture:
+        runtime.outbox_changed()
+    runtime.db.checkpoint()  # SQLite: old page versions leave the -wal file too
+    return f"prune: {forgotten} old form record(s) forgotten; {pruned.summary()}"
 
 
 #: Every job `leadbot jobs run NAME` knows besides `outbox`.

@@ -39,6 +39,7 @@ from core.messages import AlertRefresh, enqueue
 from core.models import CrmSyncState, Lead
 from core.routing import route_lead
 from core.schemas import LeadIn
+from core.services import privacy
 from core.services.intake import QUALIFY_FROM, enqueue_alert, new_lead_values, upsert_lead
 from core.services.leads import profile_of
 from core.services.offers import offer_lead
@@ -51,10 +52,9 @@ QUALIFY_REASONS = {"hubspot": "HubSpot lifecycle stage", "salesforce": "Salesfor
 
 
 def suppressed(session: Session, email: str) -> bool:
-    """Hook for the privacy feature: an erased person's e-mail must not come back from the CRM.
-    Until suppressions exist nothing is suppressed; when they do, this answers from them and
-    the sync skips the record (counted in ``SyncReport.suppressed``)."""
-    return False
+    """An erased person's e-mail must not come back from the CRM: the sync skips the record
+    (counted in ``SyncReport.suppressed``) until ``leadbot lead unsuppress``."""
+    return privacy.is_suppressed(session, email)
 
 
 @dataclass

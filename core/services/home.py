@@ -57,7 +57,11 @@ def home_of(
     data.unaccepted = list(
         session.scalars(
             select(Lead)
-            .where(Lead.team.in_(managed), Lead.stage.in_([s.value for s in QUALIFIED]))
+            .where(
+                Lead.team.in_(managed),
+                Lead.stage.in_([s.value for s in QUALIFIED]),
+                Lead.erased_at.is_(None),
+            )
             .order_by(Lead.stage_changed_at)
             .limit(UNACCEPTED_LIMIT)
         )
@@ -75,7 +79,12 @@ def _breaches(session: Session, lead_ids: list[int]) -> list[Breach]:
     """The breached leads, each with the time it entered its current stage: two queries."""
     if not lead_ids:
         return []
-    leads = {lead.id: lead for lead in session.scalars(select(Lead).where(Lead.id.in_(lead_ids)))}
+    leads = {
+        lead.id: lead
+        for lead in session.scalars(
+            select(Lead).where(Lead.id.in_(lead_ids), Lead.erased_at.is_(None))
+        )
+    }
     entered: dict[int, datetime] = {}
     rows = session.execute(
         select(StageTransition.lead_id, StageTransition.to_stage, StageTransition.at)

@@ -21,8 +21,8 @@ from core.messages import LeadQualified, enqueue
 from core.models import Event, Lead, StageTransition
 from core.routing import route_lead
 from core.schemas import MAX_PROPERTIES, EventIn, LeadIn
-from core.scoring import Decision, ScoredEvent, decide, score_lead
-from core.services import learning, snapshots
+from core.scoring import Decision, Folded, ScoredEvent, decide, score_lead
+from core.services import learning, privacy, snapshots
 from core.services.leads import profile_of
 from core.services.offers import offer_lead
 from core.services.owners import QUALIFIED_AGAIN, change_owner
@@ -129,6 +129,8 @@ def upsert_lead(
     lead = session.scalars(select(Lead).where(Lead.email == email).with_for_update()).first()
     outcome: Outcome = "updated"
     if lead is None:
+        if privacy.is_suppressed(session, email):
+            raise privacy.Suppressed()
         lead = _new_lead(email, now)
         session.add(lead)
         outcome = "created"
@@ -151,10 +153,14 @@ def upsert_many(
             select(Lead).where(Lead.email.in_(set(emails))).order_by(Lead.id).with_for_update()
         )
     }
+    suppressed = privacy.suppressed_among(session, set(emails) - existing.keys())
     outcomes: list[tuple[Outcome, str | None]] = []
     for email, row in zip(emails, rows, strict=True):
         lead = existing.get(email)
         outcome: Outcome = "updated"
+        if lead is None and email in suppressed:
+            outcomes.append(("rejected", str(privacy.Suppressed())))
+            continue
         if lead is None:
             lead = existing[email] = _new_lead(email, now)
             session.add(lead)
@@ -216,6 +222,8 @@ def record_events(
     result = EventsResult()
     by_email = {lead.email: lead for lead in locked if lead.email in emails}
     missing = sorted(emails - by_email.keys())
+    if privacy.suppressed_among(session, missing):
+        raise privacy.Suppressed()
     created: set[int] = set()
     if missing:
         # One INSERT for the batch's new leads; a concurrent batch creating one of them first
@@ -338,7 +346,7 @@ def rescore(
     caller has loaded them already (see :func:`scored_events`)."""
     if events is None:
         events = scored_events(session, [lead.id], config).get(lead.id, [])
-    score = score_lead(config.scoring, profile_of(lead), events, now)
+    score = score_lead(config.scoring, profile_of(lead), events, now, folded_of(lead))
     lead.fit, lead.grade = score.fit, score.grade
     lead.engagement, lead.product = score.engagement, score.product
     lead.score_reasons = [reason.as_dict() for reason in score.reasons]
@@ -385,6 +393,13 @@ def crm_decides(config: WorkspaceConfig, lead: Lead) -> bool:
     not by leadbot's scoring (which still scores it, for the card)."""
     crm = config.crm
     return crm.system is not None and crm.qualify == "crm" and lead.crm_system == crm.system
+
+
+def folded_of(lead: Lead) -> Folded | None:
+    """The points of the lead's events that retention folded in and deleted, if any."""
+    if lead.folded_at is None:
+        return None
+    return Folded(lead.folded_at, lead.folded_engagement or 0.0, lead.folded_product or 0.0)
 
 
 def enqueue_alert(session: Session, lead: Lead, moved: StageTransition, now: datetime) -> None:

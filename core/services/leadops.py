@@ -35,7 +35,9 @@ def find_lead(session: Session, ref: str) -> Lead:
     if digits.isdigit() and 0 < int(digits) <= MAX_DB_ID:
         return get_lead(session, int(digits))
     if "@" in text:
-        lead = session.scalars(select(Lead).where(Lead.email == text.lower())).first()
+        lead = session.scalars(
+            select(Lead).where(Lead.email == text.lower(), Lead.erased_at.is_(None))
+        ).first()
         if lead:
             return lead
     raise UnknownLead(f"No lead matches {ref.strip()!r} (give an id like 42 or an e-mail address).")
@@ -184,7 +186,9 @@ def mine(session: Session, user: str) -> list[Lead]:
     """The user's open leads, by stage (SAL first), oldest in the stage first."""
     order = {Stage.SAL.value: 0, Stage.SQL.value: 1, Stage.MQL.value: 2, Stage.PQL.value: 3}
     leads = session.scalars(
-        select(Lead).where(Lead.owner == user, Lead.stage.in_([s.value for s in OPEN]))
+        select(Lead).where(
+            Lead.owner == user, Lead.stage.in_([s.value for s in OPEN]), Lead.erased_at.is_(None)
+        )
     ).all()
     return sorted(
         leads, key=lambda lead: (order.get(lead.stage, 9), lead.stage_changed_at, lead.id)

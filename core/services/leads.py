@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from core.lifecycle import QUALIFIED, Stage
 from core.models import Lead, Offer, Opportunity, OwnerChange, Qualification, StageTransition
-from core.refusals import UnknownLead
+from core.refusals import ErasedLead, UnknownLead
 from core.schemas import LeadDetail, LeadOut, LeadPage
 
 MAX_PAGE = 200
@@ -49,6 +49,8 @@ def get_lead(session: Session, lead_id: int, *, lock: bool = False) -> Lead:
     lead = session.scalars(query.with_for_update() if lock else query).first()
     if lead is None:
         raise UnknownLead(f"There is no lead with id {lead_id}.")
+    if lead.erased_at is not None:
+        raise ErasedLead(lead.id, lead.erased_at)
     return lead
 
 

@@ -271,7 +271,10 @@ def _entries(session: Session, now: datetime, *, full: bool) -> list[_Entry]:
     ``full`` every open lead and every lead with a stored time; with the transition that entered
     the stage, the levels sent for it and its snooze, in one query of plain rows."""
     which = (
-        or_(Lead.next_reminder_at.is_not(None), Lead.stage.in_([s.value for s in LEVELS]))
+        and_(
+            or_(Lead.next_reminder_at.is_not(None), Lead.stage.in_([s.value for s in LEVELS])),
+            Lead.erased_at.is_(None),  # an erased lead is reminded of no more
+        )
         if full
         else Lead.next_reminder_at <= now
     )

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from core.lifecycle import OPEN, Stage, check_move
 from core.models import Lead, StageTransition
-from core.refusals import Refusal
+from core.refusals import ErasedLead, Refusal
 from core.services import crm_writes, webhook_events
 from core.services.leads import stage_entry
 
@@ -75,6 +75,8 @@ def transition(
     caller knows, like a reject's reason code and comment) and, for a lead linked to a CRM,
     its writes to the CRM.
     """
+    if lead.erased_at is not None:
+        raise ErasedLead(lead.id, lead.erased_at)
     current = Stage(lead.stage)
     if expect is not None and current not in expect:
         raise Conflict(lead, latest_transition(session, lead.id))

@@ -384,3 +384,51 @@ def test_0014_snapshots_each_lead_as_of_its_last_update_and_marks_old_versions_u
         assert "status" not in {c["name"] for c in inspect_columns(empty_url, "scoring_models")}
     finally:
         engine.dispose()
+
+
+def test_0015_adds_the_privacy_tables_and_keeps_alerts_on_the_way_down(empty_url):
+    upgrade(empty_url, "0015")
+    assert {"privacy_audit", "suppressions", "install_secrets"} <= tables(empty_url)
+    leads = {c["name"] for c in inspect_columns(empty_url, "leads")}
+    assert {"erased_at", "folded_at", "folded_engagement", "folded_product"} <= leads
+    slack = {c["name"]: c for c in inspect_columns(empty_url, "slack_messages")}
+    assert slack["transition_id"]["nullable"] and "text" in slack
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    engine = create_engine(empty_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO leads (id, email, properties, stage, stage_changed_at, version,"
+                    " fit, grade, engagement, product, score_reasons, created_at, updated_at)"
+                    " VALUES (1, 'a@b.de', '{}', 'mql', :t, 1, 0, 'D', 0, 0, '[]', :t, :t)"
+                ),
+                {"t": now},
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO stage_transitions (id, lead_id, from_stage, to_stage, actor, at)"
+                    " VALUES (1, 1, 'lead', 'mql', 'system', :t)"
+                ),
+                {"t": now},
+            )
+            for id_, purpose, transition in ((1, "alert", 1), (2, "assigned_dm", None)):
+                connection.execute(
+                    text(
+                        "INSERT INTO slack_messages (id, lead_id, purpose, transition_id, channel,"
+                        " ts, created_at) VALUES (:i, 1, :p, :tr, 'C1', :ts, :t)"
+                    ),
+                    {"i": id_, "p": purpose, "tr": transition, "ts": f"1.{id_}", "t": now},
+                )
+    finally:
+        engine.dispose()
+    downgrade(empty_url, "0014")
+    assert not {"privacy_audit", "suppressions", "install_secrets"} & tables(empty_url)
+    assert "erased_at" not in {c["name"] for c in inspect_columns(empty_url, "leads")}
+    engine = create_engine(empty_url)
+    try:
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT purpose FROM slack_messages")).scalars().all()
+    finally:
+        engine.dispose()
+    assert kept == ["alert"]  # the messages without a stage entry cannot stay; alerts do

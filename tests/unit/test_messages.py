@@ -97,6 +97,11 @@ EXAMPLES = [
         CrmWriteGaveUp(3, write_id=7, system="hubspot", what="the stage sal", error="400"),
         {"write_id", "system", "what", "error"},
     ),
+    (
+        messages.LeadErased(3, "C0EMEA", "1700000000.000100", "2026-12-10"),
+        {"channel", "ts", "on", "anonymized", "text"},
+    ),
+    (messages.HomeRefresh(3, "U0MGR1"), {"user"}),
 ]
 
 
