@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from bot.runtime import Runtime
 from bot.views.text import mention
+from core.db import with_retry
 from core.lifecycle import IllegalTransition
 from core.refusals import ErasedLead, Invalid, Refusal, UnknownLead
 from core.services.privacy import AlreadyErased, Suppressed
@@ -31,8 +32,9 @@ MODAL_ERROR = 150
 def run(runtime: Runtime, use_case: UseCase[T], *, wake: bool = True) -> T:
     """``use_case`` in one transaction; a :class:`Refusal` rolls it back and propagates. After
     the commit the notifier is woken for whatever the use case queued (``wake=False`` for reads)."""
-    with runtime.db.transaction() as session:
-        result = use_case(session)
+    # Again from the start when PostgreSQL reports a deadlock with a concurrent writer (or a
+    # unique key another writer just took): the retry sees the other's rows.
+    result = with_retry(runtime.db, use_case)
     if wake:
         runtime.outbox_changed()
     return result

@@ -278,6 +278,24 @@ def record_events(
             history.setdefault(row["lead_id"], []).append(
                 ScoredEvent(row["type"], row["occurred_at"])
             )
+    snapshots.prefetch(session, touched)
+    try:
+        _rescore_touched(session, touched, leads, history, config, now, by_status, result)
+    finally:
+        snapshots.write_batch(session)
+    return result
+
+
+def _rescore_touched(
+    session: Session,
+    touched: list[int],
+    leads: dict[int, Lead],
+    history: dict[int, list[ScoredEvent]],
+    config: WorkspaceConfig,
+    now: datetime,
+    by_status: Any,
+    result: Any,
+) -> None:
     for lead_id in touched:
         lead = leads[lead_id]
         lead.updated_at = now
@@ -291,7 +309,6 @@ def record_events(
         )
         if qualified:
             result.qualified.append(qualified)
-    return result
 
 
 def _locked(session: Session, ids: Collection[int], emails: Collection[str]) -> list[Lead]:

@@ -28,9 +28,11 @@ from core.config import WorkspaceConfig
 from core.db import insert_or_ignore
 from core.messages import AlertRefresh, HomeRefresh, LeadErased, enqueue
 from core.models import (
+    CrmWriteRow,
     Event,
     InstallSecret,
     Lead,
+    LeadSnapshot,
     Offer,
     OpenedView,
     Opportunity,
@@ -273,6 +275,12 @@ def erase(
     )
     # Queued Slack messages would say the person again; delivered ones hold their words.
     count("outbox", session.execute(delete(Outbox).where(Outbox.lead_id == lead_id)))
+    # The profile as it was at each scoring, and the writes for the CRM (notes carry answers).
+    count(
+        "lead_snapshots",
+        session.execute(delete(LeadSnapshot).where(LeadSnapshot.lead_id == lead_id)),
+    )
+    count("crm_writes", session.execute(delete(CrmWriteRow).where(CrmWriteRow.lead_id == lead_id)))
     _scrub_webhooks(session, lead_id, counts)
 
     # Slack: every message posted about the lead, rewritten through the outbox.

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from core.config import FIT_FIELDS
@@ -31,7 +31,11 @@ def record(session: Session, lead: Lead, now: datetime) -> bool:
     """Snapshot the lead's profile as of ``now`` unless it equals its latest snapshot; True if
     a snapshot was written."""
     profile = snapshot_of(lead)
-    if lead.id is not None:
+    known: dict[int, Any] = session.info.setdefault(LATEST, {})
+    if lead.id is not None and lead.id in known:
+        if known[lead.id] == profile:
+            return False
+    elif lead.id is not None:
         latest = session.scalar(
             select(LeadSnapshot.profile)
             .where(LeadSnapshot.lead_id == lead.id)
@@ -42,8 +46,44 @@ def record(session: Session, lead: Lead, now: datetime) -> bool:
             return False
     else:
         session.flush()
-    session.add(LeadSnapshot(lead_id=lead.id, taken_at=now, profile=profile))
+    batch = session.info.get(BATCH)
+    if batch is not None:  # written together by write_batch
+        batch.append({"lead_id": lead.id, "taken_at": now, "profile": profile})
+    else:
+        session.add(LeadSnapshot(lead_id=lead.id, taken_at=now, profile=profile))
+    known[lead.id] = profile
     return True
+
+
+#: ``session.info`` key: each lead's latest snapshot profile known in this transaction.
+LATEST = "leadbot_latest_snapshots"
+#: ``session.info`` key: snapshots of a batch waiting for :func:`write_batch`.
+BATCH = "leadbot_snapshot_batch"
+
+
+def prefetch(session: Session, lead_ids: Collection[int]) -> None:
+    """Read the latest snapshot of each lead in one query, so that :func:`record` for a batch
+    of leads reads nothing more (a lead with none is known to have none)."""
+    if not lead_ids:
+        return
+    known: dict[int, Any] = session.info.setdefault(LATEST, {})
+    rows = session.execute(
+        select(LeadSnapshot.lead_id, LeadSnapshot.profile)
+        .where(LeadSnapshot.lead_id.in_(list(lead_ids)))
+        .order_by(LeadSnapshot.lead_id, LeadSnapshot.taken_at, LeadSnapshot.id)
+    )
+    latest = {lead_id: None for lead_id in lead_ids}
+    for lead_id, profile in rows:
+        latest[lead_id] = profile
+    known.update(latest)
+    session.info[BATCH] = []
+
+
+def write_batch(session: Session) -> None:
+    """Insert the snapshots :func:`record` kept since :func:`prefetch`, in one statement."""
+    batch = session.info.pop(BATCH, None)
+    if batch:
+        session.execute(insert(LeadSnapshot), batch)
 
 
 class History:

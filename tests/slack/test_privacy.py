@@ -34,7 +34,13 @@ SECRETS = [EMAIL, FIRST, LAST, PHONE, NOTES, NEED, PROPERTY, EVENT_PROPERTY, COM
 def add_endpoint(bot, receiver):
     with bot.db.transaction() as s:
         added = webhook_endpoints.add(
-            s, receiver.url, events=None, description="CRM", resolve=resolve, now=bot.runtime.now()
+            s,
+            receiver.url,
+            events=None,
+            description="CRM",
+            resolve=resolve,
+            now=bot.runtime.now(),
+            allow_private=True,
         )
     receiver.secret = added.secret
     return added.endpoint.id
