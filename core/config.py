@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import time
 from pathlib import Path
@@ -425,38 +425,17 @@ class HubSpotCrm(_Strict):
     @field_validator("fields")
     @classmethod
     def _fields(cls, value: dict[str, str]) -> dict[str, str]:
-        for prop, lead_field in value.items():
-            if lead_field and lead_field not in crm_rules.LEAD_FIELDS:
-                raise ValueError(
-                    f"{prop} = {lead_field!r}: not a lead field (one of "
-                    f'{", ".join(crm_rules.LEAD_FIELDS)}, or "" to drop a default)'
-                )
-        merged = _merged_fields(value)
-        targets = list(merged.values())
-        dupes = sorted({t for t in targets if targets.count(t) > 1})
-        if dupes:
-            raise ValueError(
-                f"more than one HubSpot property fills {', '.join(dupes)} "
-                '(set the default\'s property to "" to replace it)'
-            )
-        if "email" not in targets:
-            raise ValueError("some property must fill email (contacts are matched by e-mail)")
-        return value
+        return _field_map(value, crm_rules.DEFAULT_HUBSPOT_FIELDS, "HubSpot property", "contacts")
 
     @field_validator("stages")
     @classmethod
     def _stages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        for stage in value:
-            if stage not in LEAD_STAGES:
-                raise ValueError(
-                    f"{stage!r} is not a leadbot stage (one of {', '.join(LEAD_STAGES)})"
-                )
-        return value
+        return _stage_map(value)
 
     @property
     def field_map(self) -> dict[str, str]:
         """HubSpot property -> lead field, the defaults included."""
-        return _merged_fields(self.fields)
+        return _merged(crm_rules.DEFAULT_HUBSPOT_FIELDS, self.fields)
 
     @property
     def stage_map(self) -> dict[str, dict[str, str]]:
@@ -466,9 +445,39 @@ class HubSpotCrm(_Strict):
         return {k: v for k, v in merged.items() if v}
 
 
-def _merged_fields(fields: dict[str, str]) -> dict[str, str]:
-    merged = {**crm_rules.DEFAULT_HUBSPOT_FIELDS, **fields}
-    return {prop: target for prop, target in merged.items() if target}
+def _merged(defaults: Mapping[str, str], fields: Mapping[str, str]) -> dict[str, str]:
+    """The CRM's fields over the defaults; an empty target drops a default."""
+    merged = {**defaults, **fields}
+    return {name: target for name, target in merged.items() if target}
+
+
+def _field_map(
+    value: dict[str, str], defaults: Mapping[str, str], source: str, records: str
+) -> dict[str, str]:
+    """``[crm.<system>.fields]`` checked: known lead fields, each filled once, e-mail filled."""
+    for name, lead_field in value.items():
+        if lead_field and lead_field not in crm_rules.LEAD_FIELDS:
+            raise ValueError(
+                f"{name} = {lead_field!r}: not a lead field (one of "
+                f'{", ".join(crm_rules.LEAD_FIELDS)}, or "" to drop a default)'
+            )
+    targets = list(_merged(defaults, value).values())
+    dupes = sorted({t for t in targets if targets.count(t) > 1})
+    if dupes:
+        raise ValueError(
+            f"more than one {source} fills {', '.join(dupes)} "
+            f'(set the default\'s {source.split()[-1]} to "" to replace it)'
+        )
+    if "email" not in targets:
+        raise ValueError(f"some {source} must fill email ({records} are matched by e-mail)")
+    return value
+
+
+def _stage_map(value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    for stage in value:
+        if stage not in LEAD_STAGES:
+            raise ValueError(f"{stage!r} is not a leadbot stage (one of {', '.join(LEAD_STAGES)})")
+    return value
 
 
 _SF_USER_ID = re.compile(r"^005[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
@@ -521,38 +530,17 @@ class SalesforceCrm(_Strict):
     @field_validator("fields")
     @classmethod
     def _fields(cls, value: dict[str, str]) -> dict[str, str]:
-        for name, lead_field in value.items():
-            if lead_field and lead_field not in crm_rules.LEAD_FIELDS:
-                raise ValueError(
-                    f"{name} = {lead_field!r}: not a lead field (one of "
-                    f'{", ".join(crm_rules.LEAD_FIELDS)}, or "" to drop a default)'
-                )
-        merged = {**crm_rules.DEFAULT_SALESFORCE_FIELDS, **value}
-        targets = [t for t in merged.values() if t]
-        dupes = sorted({t for t in targets if targets.count(t) > 1})
-        if dupes:
-            raise ValueError(
-                f"more than one Lead field fills {', '.join(dupes)} "
-                '(set the default\'s field to "" to replace it)'
-            )
-        if "email" not in targets:
-            raise ValueError("some Lead field must fill email (Leads are matched by e-mail)")
-        return value
+        return _field_map(value, crm_rules.DEFAULT_SALESFORCE_FIELDS, "Lead field", "Leads")
 
     @field_validator("stages")
     @classmethod
     def _stages(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
-        for stage in value:
-            if stage not in LEAD_STAGES:
-                raise ValueError(
-                    f"{stage!r} is not a leadbot stage (one of {', '.join(LEAD_STAGES)})"
-                )
-        return value
+        return _stage_map(value)
 
     @property
     def field_map(self) -> dict[str, str]:
-        merged = {**crm_rules.DEFAULT_SALESFORCE_FIELDS, **self.fields}
-        return {name: target for name, target in merged.items() if target}
+        """Lead field -> lead field, the defaults included."""
+        return _merged(crm_rules.DEFAULT_SALESFORCE_FIELDS, self.fields)
 
     @property
     def stage_map(self) -> dict[str, dict[str, str]]:

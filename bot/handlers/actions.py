@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -13,6 +14,7 @@ from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.handlers import modals
+from bot.runtime import Runtime
 from bot.slack.middleware import runtime_of
 from bot.usecase import run_or_tell
 from bot.views import ids
@@ -43,20 +45,44 @@ def lead_id_of(body: Body) -> int | None:
     return int(value) if isinstance(value, str) and LEAD_ID.fullmatch(value) else None
 
 
-def on_accept(
-    ack: Ack, body: Body, client: WebClient, respond: Respond, context: BoltContext
-) -> None:
-    ack()
-    runtime, note = runtime_of(context), partial(tell, respond, client, body)
-    lead_id = lead_id_of(body)
-    if lead_id is None:
-        note(GONE)
-        return
+@dataclass(frozen=True)
+class Click:
+    """A click on a lead's button, read: who, which lead, and how to tell the clicker."""
+
+    runtime: Runtime
+    body: Body
+    client: WebClient
+    note: Callable[[str], None]
+    lead_id: int
+    user: str
+
+
+def lead_button(act: Callable[[Click], None]) -> Callable[..., None]:
+    """A listener for a button whose value is a lead id: ack first, then ``act``; a value that
+    names no lead is told so, and nothing else happens."""
+
+    def on_click(
+        ack: Ack, body: Body, client: WebClient, respond: Respond, context: BoltContext
+    ) -> None:
+        ack()
+        note = partial(tell, respond, client, body)
+        lead_id = lead_id_of(body)
+        if lead_id is None:
+            note(GONE)
+            return
+        act(Click(runtime_of(context), body, client, note, lead_id, body["user"]["id"]))
+
+    return on_click
+
+
+@lead_button
+def on_accept(click: Click) -> None:
+    runtime = click.runtime
     run_or_tell(
         runtime,
-        note,
+        click.note,
         lambda session: handoff.accept(
-            session, lead_id, actor=body["user"]["id"], config=runtime.config, now=runtime.now()
+            session, click.lead_id, actor=click.user, config=runtime.config, now=runtime.now()
         ),
     )
 
@@ -64,73 +90,63 @@ def on_accept(
 def opener(build: modals.Builder) -> Callable[..., None]:
     """A button that opens a modal about its lead (after the same checks as the use case)."""
 
-    def on_click(
-        ack: Ack, body: Body, client: WebClient, respond: Respond, context: BoltContext
-    ) -> None:
-        ack()
-        runtime, note = runtime_of(context), partial(tell, respond, client, body)
-        lead_id, user = lead_id_of(body), body["user"]["id"]
-        if lead_id is None:
-            note(GONE)
-            return
+    @lead_button
+    def on_click(click: Click) -> None:
+        runtime = click.runtime
         view = run_or_tell(
-            runtime, note, lambda session: build(runtime, session, lead_id, user, body), wake=False
+            runtime,
+            click.note,
+            lambda session: build(runtime, session, click.lead_id, click.user, click.body),
+            wake=False,
         )
         problem = view and modals.open_view(
-            runtime, client, body["trigger_id"], view, user=user, lead_id=lead_id
+            runtime,
+            click.client,
+            click.body["trigger_id"],
+            view,
+            user=click.user,
+            lead_id=click.lead_id,
         )
         if problem:
-            note(problem)
+            click.note(problem)
 
     return on_click
 
 
-def on_nurture(
-    ack: Ack, body: Body, client: WebClient, respond: Respond, context: BoltContext
-) -> None:
-    ack()
-    runtime, note = runtime_of(context), partial(tell, respond, client, body)
-    lead_id = lead_id_of(body)
-    if lead_id is None:
-        note(GONE)
-        return
+@lead_button
+def on_nurture(click: Click) -> None:
+    runtime = click.runtime
     lead = run_or_tell(
         runtime,
-        note,
+        click.note,
         lambda session: leadops.park(
             session,
-            lead_id,
+            click.lead_id,
             Stage.NURTURE,
-            actor=body["user"]["id"],
+            actor=click.user,
             reason="sent to nurture from Slack",
             config=runtime.config,
             now=runtime.now(),
         ),
     )
     if lead is not None:
-        note(f"#{lead.id} {esc(lead.full_name)} is now in nurture.")
+        click.note(f"#{lead.id} {esc(lead.full_name)} is now in nurture.")
 
 
-def on_snooze(
-    ack: Ack, body: Body, client: WebClient, respond: Respond, context: BoltContext
-) -> None:
+@lead_button
+def on_snooze(click: Click) -> None:
     """The lead's next reminder comes one business day later."""
-    ack()
-    runtime, note = runtime_of(context), partial(tell, respond, client, body)
-    lead_id = lead_id_of(body)
-    if lead_id is None:
-        note(GONE)
-        return
+    runtime = click.runtime
     until = run_or_tell(
         runtime,
-        note,
+        click.note,
         lambda session: reminders.snooze_for(
-            session, lead_id, actor=body["user"]["id"], config=runtime.config, now=runtime.now()
+            session, click.lead_id, actor=click.user, config=runtime.config, now=runtime.now()
         ),
         wake=False,
     )
     if until is not None:
-        note(snoozed_note(f"{until:%a %d %b %H:%M} {until.tzinfo}"))
+        click.note(snoozed_note(f"{until:%a %d %b %H:%M} {until.tzinfo}"))
 
 
 def register(app: App) -> None:

@@ -81,7 +81,6 @@ def transition(
     if expect is not None and current not in expect:
         raise Conflict(lead, latest_transition(session, lead.id))
     check_move(current, to)
-    previous_owner = lead.owner
 
     values: dict[str, Any] = {
         "stage": to.value,
@@ -115,6 +114,6 @@ def transition(
     )
     session.add(row)
     session.flush()
-    webhook_events.transitioned(session, lead, row, previous_owner=previous_owner, details=details)
+    webhook_events.transitioned(session, lead, row, details=details)
     crm_writes.stage_entered(session, lead, row)
     return row

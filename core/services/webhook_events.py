@@ -99,13 +99,12 @@ def transitioned(
     lead: Lead,
     moved: StageTransition,
     *,
-    previous_owner: str | None,
     details: Mapping[str, Any] | None = None,
 ) -> None:
     """Every event one stage change makes: ``lead.stage_changed`` always, then
     ``lead.qualified``, ``lead.rejected`` or ``lead.opportunity_recorded`` as the new stage
-    says, then ``lead.owner_changed`` if the owner changed with it. ``details`` adds what only
-    the use case knows (a reject's reason code and comment)."""
+    says (a new owner is :func:`owner_changed`'s, from ``owners.change_owner``). ``details``
+    adds what only the use case knows (a reject's reason code and comment)."""
     endpoints = subscribers(session)
     if not endpoints:
         return
@@ -130,13 +129,6 @@ def transitioned(
     elif to is Stage.SQO:
         events.append(
             (webhooks.LEAD_OPPORTUNITY_RECORDED, {**change, "opportunity": snapshot["opportunity"]})
-        )
-    if lead.owner != previous_owner:
-        events.append(
-            (
-                webhooks.LEAD_OWNER_CHANGED,
-                _owner_change(previous_owner, lead, moved.actor, moved.reason, moved.at),
-            )
         )
     for event_type, event_change in events:
         emit(

@@ -203,7 +203,7 @@ def test_a_default_field_can_be_dropped_and_replaced() -> None:
             {"hubspot": {"fields": {"x_title": "title"}}},
             "more than one HubSpot property fills title",
         ),
-        ({"hubspot": {"fields": {"email": ""}}}, "some property must fill email"),
+        ({"hubspot": {"fields": {"email": ""}}}, "some HubSpot property must fill email"),
         (
             {"hubspot": {"stages": {"won": {"lifecyclestage": "customer"}}}},
             "'won' is not a leadbot stage",
